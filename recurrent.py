@@ -249,6 +249,10 @@ class BaseModalDynamics(nn.Module, ABC):
         self.set_eigenvalues(multiply_eigenvalues(self.get_eigenvalues(), angle_factor, radius_factor))
         return self.get_eigenvalues()
 
+    def _read(self, name):
+        """A parameter as it is now: values written by set_eigenvalues are seen in the same call."""
+        return self.get_variable("params", name)
+
     def _as_eigenvalues(self, eigenvalues):
         """eigenvalues as a (D,) complex array in the parameters' precision."""
         values = jnp.asarray(eigenvalues)
@@ -295,18 +299,16 @@ class LRUDynamics(BaseModalDynamics):
         if not self.max_phase > 0:
             raise ValueError(f"max_phase={self.max_phase!r}: expected max_phase > 0")
         shape = (self.d_hidden,)
-        self.theta_log = self.param(
-            "theta_log", partial(theta_init, max_phase=self.max_phase), shape, dtype=self.param_dtype
-        )
-        self.nu_log = self.param(
+        self.param("theta_log", partial(theta_init, max_phase=self.max_phase), shape, dtype=self.param_dtype)
+        self.param(
             "nu_log", partial(nu_init, r_min=self.r_min, r_max=self.r_max), shape, dtype=self.param_dtype
         )
 
     def get_eigenvalues(self):
-        log_radius = -jnp.exp(self.nu_log)
+        log_radius = -jnp.exp(self._read("nu_log"))
         if self.clip_eigs:
             log_radius = jnp.minimum(log_radius, -LRU_CLIP)
-        return jnp.exp(jax.lax.complex(log_radius, jnp.exp(self.theta_log)))
+        return jnp.exp(jax.lax.complex(log_radius, jnp.exp(self._read("theta_log"))))
 
     def set_eigenvalues(self, eigenvalues):
         """Write λ (D,) into nu_log and theta_log.
@@ -349,7 +351,7 @@ class DiscreteModalDynamics(BaseModalDynamics):
         _check_order("0", 0, "r_min", self.r_min)
         _check_order("r_min", self.r_min, "r_max", self.r_max)
         _check_order("min_phase", self.min_phase, "max_phase", self.max_phase)
-        self.real_imag = self.param(
+        self.param(
             "real_imag",
             init_real_imag(self.r_min, self.r_max, self.min_phase, self.max_phase),
             (self.d_hidden,),
@@ -357,7 +359,8 @@ class DiscreteModalDynamics(BaseModalDynamics):
         )
 
     def get_eigenvalues(self):
-        eigenvalues = jax.lax.complex(self.real_imag[..., 0], self.real_imag[..., 1])
+        real_imag = self._read("real_imag")
+        eigenvalues = jax.lax.complex(real_imag[..., 0], real_imag[..., 1])
         return constrain_to_unit_circle(eigenvalues) if self.clip else eigenvalues
 
     def set_eigenvalues(self, eigenvalues):
@@ -385,13 +388,13 @@ class DiscreteModalDynamicsAngleMag(BaseModalDynamics):
         _check_order("r_min", self.r_min, "r_max", self.r_max)
         _check_order("min_phase", self.min_phase, "max_phase", self.max_phase)
         shape = (self.d_hidden,)
-        self.angles = self.param(
+        self.param(
             "angles",
             partial(uniform_init, minval=self.min_phase, maxval=self.max_phase),
             shape,
             dtype=self.param_dtype,
         )
-        self.magnitudes = self.param(
+        self.param(
             "magnitudes",
             partial(uniform_init, minval=self.r_min, maxval=self.r_max),
             shape,
@@ -399,8 +402,10 @@ class DiscreteModalDynamicsAngleMag(BaseModalDynamics):
         )
 
     def get_eigenvalues(self):
-        magnitudes = magic_clamp(self.magnitudes, MIN_RADIUS, 1.0) if self.clip else self.magnitudes
-        return jax.lax.complex(magnitudes * jnp.cos(self.angles), magnitudes * jnp.sin(self.angles))
+        magnitudes, angles = self._read("magnitudes"), self._read("angles")
+        if self.clip:
+            magnitudes = magic_clamp(magnitudes, MIN_RADIUS, 1.0)
+        return jax.lax.complex(magnitudes * jnp.cos(angles), magnitudes * jnp.sin(angles))
 
     def set_eigenvalues(self, eigenvalues):
         """Write λ (D,) into angles and magnitudes. Any λ without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: model factories and the float64 switch."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import recurrent as rec
+from mlp import MLP
+
+MODAL_CLASSES = [
+    rec.LRUDynamics,
+    rec.LRUDynamicsVarying,
+    rec.DiscreteModalDynamics,
+    rec.DiscreteModalDynamicsVarying,
+    rec.DiscreteModalDynamicsAngleMag,
+]
+LINEAR_CLASSES = [rec.LRUDynamics, rec.DiscreteModalDynamics, rec.DiscreteModalDynamicsAngleMag]
+
+
+def make_modal(cls, d_hidden=8, prepend_ones=False, clip=False, param_dtype=jnp.float32, **overrides):
+    """An instance of any modal class with sensible stable hyper-parameters."""
+    if issubclass(cls, rec.LRUDynamics):
+        kwargs = dict(r_min=0.9, r_max=0.999, max_phase=jnp.pi, clip_eigs=clip)
+    else:
+        kwargs = dict(clip=clip, r_min=0.5, r_max=0.999, min_phase=0.0, max_phase=jnp.pi)
+    if cls in (rec.LRUDynamicsVarying, rec.DiscreteModalDynamicsVarying):
+        kwargs["model"] = MLP([16, 2 * d_hidden], param_dtype=param_dtype)
+    kwargs.update(overrides)
+    return cls(d_hidden=d_hidden, prepend_ones=prepend_ones, param_dtype=param_dtype, **kwargs)
+
+
+@pytest.fixture
+def x64():
+    """Run the test with jax_enable_x64, restoring the default afterwards."""
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", False)
