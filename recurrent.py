@@ -500,7 +500,10 @@ class DeepRNN(nn.Module):
                 f"x0 has {len(jax.tree.leaves(x0))} array(s): the cell's carry has "
                 f"{len(jax.tree.leaves(template))}; give one (W, C) array or a tuple like the carry"
             )
-        y = self.first_layer(rearrange(x, "t w c -> t (w c)"), initial_carry=carry)
+        # The cell computes in its own dtype (its param_dtype): inputs and carry are cast to it.
+        carry = jax.tree.map(lambda a, t: a.astype(t.dtype), carry, template)
+        inputs = rearrange(x, "t w c -> t (w c)").astype(jax.tree.leaves(template)[0].dtype)
+        y = self.first_layer(inputs, initial_carry=carry)
         for layer in self.layers:
             y = layer(y)
         return rearrange(y, "t (w c) -> t w c", w=self.d_model, c=self.d_vars)
