@@ -142,7 +142,7 @@ def _powers(base, start, length):
     def step(power, _):
         return power * base, power
 
-    return jax.lax.scan(step, start, length=length, unroll=8)[1]
+    return jax.lax.scan(step, start, length=length, unroll=4)[1]
 
 
 def modal_rollout(eigenvalues, x0, n_steps, offset):

@@ -1,0 +1,232 @@
+"""Rollout speed and accuracy, side by side in one run: the project's rollout against the spec's.
+
+    python bench.py [--device=gpu] [--x64] [--json=bench.json]
+
+Methods, all computing out[b, k] = λ^(k+1) x0[b] for shared λ (D,) and x0 (B, D):
+  spec     the spec's jnp.repeat + lax.associative_scan (re-implemented here as the baseline)
+  scan     lax.scan, one multiply per step
+  closed   the closed form exp(k log λ)
+  project  recurrent.BatchedDiscreteModalDynamics, i.e. recurrent.modal_rollout
+  floor    XLA broadcasting x0 into an output of the same shape: the memory-bound floor
+For each: compile seconds (forward+backward), forward ms and forward+backward ms (median of
+--repeats; backward is the VJP of a fixed cotangent for λ and x0), output GB/s, fraction of the
+floor's forward time, speedup over the spec, and max abs error against float64 NumPy for the same
+λ and x0. A Varying model and a GRU DeepRNN are timed as context.
+"""
+
+import json
+import time
+from functools import partial
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+import recurrent as rec
+from mlp import MLP
+
+_DEVICE = flags.DEFINE_enum("device", "cpu", ["cpu", "gpu", "tpu"], "Backend to run on.")
+_D_HIDDEN = flags.DEFINE_integer("d_hidden", 256, "Complex state size D.", lower_bound=1)
+_SIZES = flags.DEFINE_list("sizes", ["8x4000", "1x48000"], "Batch x steps pairs, BxT.")
+_REPEATS = flags.DEFINE_integer("repeats", 7, "Timed runs per measurement (median reported).", lower_bound=1)
+_X64 = flags.DEFINE_bool("x64", False, "float64 parameters, complex128 states.")
+_CONTEXT = flags.DEFINE_bool("context", True, "Also time a Varying model and a GRU DeepRNN.")
+_JSON = flags.DEFINE_string("json", None, "Write the numbers to this JSON file.")
+
+
+def spec_rollout(lam, x0, n_steps):
+    """The spec: a complex associative_scan over T copies of λ."""
+    return jax.lax.associative_scan(jnp.multiply, jnp.repeat(lam[None], n_steps, axis=0)) * x0
+
+
+def scan_rollout(lam, x0, n_steps):
+    def step(x, _):
+        x = x * lam
+        return x, x
+
+    return jax.lax.scan(step, x0, length=n_steps)[1]
+
+
+def closed_rollout(lam, x0, n_steps):
+    k = jnp.arange(1, n_steps + 1, dtype=lam.real.dtype)[:, None]
+    return jnp.exp(k * jnp.log(lam)) * x0
+
+
+def project_rollout(real_imag, x0s, n_steps, d_hidden):
+    module = rec.BatchedDiscreteModalDynamics(
+        d_hidden=d_hidden, prepend_ones=False, clip=False, r_min=0.0, r_max=1.0, min_phase=0.0, max_phase=1.0
+    )
+    return module.apply({"params": {"real_imag": real_imag}}, x0s, n_steps)
+
+
+def batched(rollout):
+    """(real_imag (D, 2), x0s (B, D), T) -> (B, T, D), λ shared across the batch."""
+
+    def run(real_imag, x0s, n_steps):
+        lam = jax.lax.complex(real_imag[:, 0], real_imag[:, 1])
+        return jax.vmap(rollout, (None, 0, None))(lam, x0s.astype(lam.dtype), n_steps)
+
+    return run
+
+
+def floor_fill(real_imag, x0s, n_steps):
+    dtype = jax.lax.complex(real_imag[:, 0], real_imag[:, 1]).dtype
+    return jnp.broadcast_to(x0s.astype(dtype)[:, None, :], (x0s.shape[0], n_steps, x0s.shape[1]))
+
+
+def median_ms(fn, *args):
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(_REPEATS.value):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def measure(fn, args, cotangent=None):
+    """Compile seconds of forward+backward, forward ms, forward+backward ms."""
+    forward = jax.jit(fn)
+    row = {"forward_ms": median_ms(forward, *args)}
+    if cotangent is not None:
+
+        def forward_backward(*a):
+            out, vjp = jax.vjp(fn, *a)
+            return vjp(cotangent)
+
+        start = time.perf_counter()
+        compiled = jax.jit(forward_backward).lower(*args).compile()
+        row["compile_s"] = time.perf_counter() - start
+        row["forward_backward_ms"] = median_ms(compiled, *args)
+    return row
+
+
+def reference(real_imag, x0s, n_steps):
+    """float64 NumPy: running products λ^k, k = 1..T, times x0."""
+    lam = np.asarray(real_imag, np.float64) @ np.array([1, 1j])
+    powers = np.cumprod(np.broadcast_to(lam, (n_steps, lam.size)), axis=0)
+    return powers[None] * np.asarray(x0s, np.complex128)[:, None, :]
+
+
+def bench_size(batch, n_steps, d, dtype):
+    rng = np.random.default_rng(0)
+    # String-like modes: radii near 1 (slow decay, where rounding accumulates), phases over (0, π).
+    lam = rng.uniform(0.999, 1.0, d) * np.exp(1j * rng.uniform(0, np.pi, d))
+    real_imag = jnp.asarray(np.stack([lam.real, lam.imag], -1), dtype)
+    x0s = jax.lax.complex(*jnp.asarray(rng.standard_normal((2, batch, d)), dtype))
+    cotangent = jax.lax.complex(*jnp.asarray(rng.standard_normal((2, batch, n_steps, d)), dtype))
+    ref = reference(real_imag, x0s, n_steps)
+    out_bytes = batch * n_steps * d * jnp.dtype(cotangent.dtype).itemsize
+    methods = {
+        "spec": partial(batched(spec_rollout), n_steps=n_steps),
+        "scan": partial(batched(scan_rollout), n_steps=n_steps),
+        "closed": partial(batched(closed_rollout), n_steps=n_steps),
+        "project": partial(project_rollout, n_steps=n_steps, d_hidden=d),
+        "floor": partial(floor_fill, n_steps=n_steps),
+    }
+    rows = {}
+    for name, fn in methods.items():
+        row = measure(fn, (real_imag, x0s), None if name == "floor" else cotangent)
+        row["gb_per_s"] = out_bytes / row["forward_ms"] / 1e6
+        if name != "floor":
+            row["max_abs_error"] = float(np.abs(np.asarray(jax.jit(fn)(real_imag, x0s)) - ref).max())
+        rows[name] = row
+    for row in rows.values():
+        row["floor_fraction"] = rows["floor"]["forward_ms"] / row["forward_ms"]
+        if "forward_backward_ms" in row:
+            row["speedup_forward"] = rows["spec"]["forward_ms"] / row["forward_ms"]
+            row["speedup_forward_backward"] = rows["spec"]["forward_backward_ms"] / row["forward_backward_ms"]
+    return rows
+
+
+def bench_context(batch, n_steps, d, dtype):
+    """A Varying model and a GRU DeepRNN of comparable size: timing only."""
+    rows = {}
+    varying = rec.BatchedLRUDynamicsVarying(
+        d_hidden=d,
+        prepend_ones=True,
+        r_min=0.99,
+        r_max=1.0,
+        max_phase=np.pi,
+        clip_eigs=True,
+        model=MLP([64, 2 * d], param_dtype=dtype),
+        param_dtype=dtype,
+    )
+    x0s = jnp.ones((batch, d), dtype)
+    params = varying.init(jax.random.key(0), x0s, n_steps)["params"]
+    cotangent = jnp.ones((batch, n_steps, d), jnp.result_type(dtype, jnp.complex64))
+    rows["varying"] = measure(lambda p, x: varying.apply({"params": p}, x, n_steps), (params, x0s), cotangent)
+    width, channels = 50, 2  # W·C = 100 GRU features
+    rnn = rec.BatchedDeepRNN(
+        d_model=width, d_vars=channels, n_layers=1, cell=partial(nn.GRUCell, param_dtype=dtype)
+    )
+    x0, x = jnp.ones((batch, width, channels), dtype), jnp.zeros((batch, n_steps, width, channels), dtype)
+    params = rnn.init(jax.random.key(0), x0, x)["params"]
+    rows["deep_rnn_gru"] = measure(
+        lambda p, a: rnn.apply({"params": p}, a, x), (params, x0), jnp.ones_like(x)
+    )
+    return rows
+
+
+COLUMNS = [  # header, key, format
+    ("compile s", "compile_s", ".2f"),
+    ("fwd ms", "forward_ms", ".1f"),
+    ("fwd+bwd ms", "forward_backward_ms", ".1f"),
+    ("GB/s", "gb_per_s", ".2f"),
+    ("of floor", "floor_fraction", ".2f"),
+    ("fwd x spec", "speedup_forward", ".2f"),
+    ("f+b x spec", "speedup_forward_backward", ".2f"),
+    ("max abs err", "max_abs_error", ".1e"),
+]
+
+
+def print_table(title, rows):
+    print(f"\n{title}")
+    print(f"{'method':<13}" + "".join(f"{header:>12}" for header, _, _ in COLUMNS))
+    for name, row in rows.items():
+        cells = (format(row[key], fmt) if key in row else "–" for _, key, fmt in COLUMNS)
+        print(f"{name:<13}" + "".join(f"{cell:>12}" for cell in cells))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    sizes = []
+    for size in _SIZES.value:
+        try:
+            batch, n_steps = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise app.UsageError(f"--sizes: {size!r} is not BxT, e.g. 8x4000") from None
+        sizes.append((batch, n_steps))
+    if _DEVICE.value != "gpu":
+        jax.config.update("jax_platforms", _DEVICE.value)
+    if _X64.value:
+        jax.config.update("jax_enable_x64", True)
+    if jax.default_backend() != _DEVICE.value:
+        raise app.UsageError(f"--device={_DEVICE.value} but JAX's backend is {jax.default_backend()}")
+    dtype = jnp.float64 if _X64.value else jnp.float32
+    print(
+        f"jax {jax.__version__}, backend {jax.default_backend()}, {jax.devices()[0].device_kind}, "
+        f"dtype {np.dtype(dtype).name}, D={_D_HIDDEN.value}, median of {_REPEATS.value}"
+    )
+    results = {
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "dtype": np.dtype(dtype).name,
+        "sizes": {},
+    }
+    for batch, n_steps in sizes:
+        rows = bench_size(batch, n_steps, _D_HIDDEN.value, dtype)
+        if _CONTEXT.value:
+            rows.update(bench_context(batch, n_steps, _D_HIDDEN.value, dtype))
+        print_table(f"B={batch}, T={n_steps}, D={_D_HIDDEN.value}", rows)
+        results["sizes"][f"{batch}x{n_steps}"] = rows
+    if _JSON.value:
+        with open(_JSON.value, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    app.run(main)
