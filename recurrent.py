@@ -337,12 +337,12 @@ class LRUDynamics(BaseModalDynamics):
         )
 
 
-class DiscreteModalDynamics(BaseModalDynamics):
-    """λ = real_imag[:, 0] + i real_imag[:, 1]; with clip, |λ| is clamped to [MIN_RADIUS, 1]."""
+class _DiscreteBase(BaseModalDynamics):
+    """Fields and checks shared by the real/imaginary and the magnitude/angle forms."""
 
-    clip: bool  # constrain_to_unit_circle(λ), in the rollout and in get_eigenvalues alike
-    r_min: float  # smallest initial |λ|, ≥ 0
-    r_max: float  # largest initial |λ|
+    clip: bool  # clamp |λ| to [MIN_RADIUS, 1], in the rollout and in get_eigenvalues alike
+    r_min: float  # initial |λ| uniform in [r_min, r_max), 0 ≤ r_min ≤ r_max
+    r_max: float
     min_phase: float  # initial arg λ uniform in [min_phase, max_phase)
     max_phase: float
 
@@ -351,12 +351,22 @@ class DiscreteModalDynamics(BaseModalDynamics):
         _check_order("0", 0, "r_min", self.r_min)
         _check_order("r_min", self.r_min, "r_max", self.r_max)
         _check_order("min_phase", self.min_phase, "max_phase", self.max_phase)
-        self.param(
-            "real_imag",
-            init_real_imag(self.r_min, self.r_max, self.min_phase, self.max_phase),
-            (self.d_hidden,),
-            dtype=self.param_dtype,
-        )
+
+    def _as_representable(self, eigenvalues):
+        """Any λ is representable without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""
+        values = self._as_eigenvalues(eigenvalues)
+        if self.clip:
+            self._check_radius(values, MIN_RADIUS, 1.0, "MIN_RADIUS ≤ |λ| ≤ 1 with clip=True")
+        return values
+
+
+class DiscreteModalDynamics(_DiscreteBase):
+    """λ = real_imag[:, 0] + i real_imag[:, 1]; clip by constrain_to_unit_circle (angle kept)."""
+
+    def setup(self):
+        super().setup()
+        init = init_real_imag(self.r_min, self.r_max, self.min_phase, self.max_phase)
+        self.param("real_imag", init, (self.d_hidden,), dtype=self.param_dtype)
 
     def get_eigenvalues(self):
         real_imag = self._read("real_imag")
@@ -364,42 +374,20 @@ class DiscreteModalDynamics(BaseModalDynamics):
         return constrain_to_unit_circle(eigenvalues) if self.clip else eigenvalues
 
     def set_eigenvalues(self, eigenvalues):
-        """Write λ (D,) into real_imag. Any λ without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""
-        values = self._as_eigenvalues(eigenvalues)
-        if self.clip:
-            self._check_radius(values, MIN_RADIUS, 1.0, "MIN_RADIUS ≤ |λ| ≤ 1 with clip=True")
-        self.put_variable(
-            "params", "real_imag", jnp.stack([values.real, values.imag], axis=-1).astype(self.param_dtype)
-        )
+        values = self._as_representable(eigenvalues)
+        real_imag = jnp.stack([values.real, values.imag], axis=-1)
+        self.put_variable("params", "real_imag", real_imag.astype(self.param_dtype))
 
 
-class DiscreteModalDynamicsAngleMag(BaseModalDynamics):
-    """λ = magnitudes · exp(i angles); with clip, magnitudes are clamped to [MIN_RADIUS, 1]."""
-
-    clip: bool  # magic_clamp the magnitudes, in the rollout and in get_eigenvalues alike
-    r_min: float  # initial magnitudes uniform in [r_min, r_max), r_min ≥ 0
-    r_max: float
-    min_phase: float  # initial angles uniform in [min_phase, max_phase)
-    max_phase: float
+class DiscreteModalDynamicsAngleMag(_DiscreteBase):
+    """λ = magnitudes · exp(i angles); clip by magic_clamp on the magnitudes."""
 
     def setup(self):
         super().setup()
-        _check_order("0", 0, "r_min", self.r_min)
-        _check_order("r_min", self.r_min, "r_max", self.r_max)
-        _check_order("min_phase", self.min_phase, "max_phase", self.max_phase)
-        shape = (self.d_hidden,)
-        self.param(
-            "angles",
-            partial(uniform_init, minval=self.min_phase, maxval=self.max_phase),
-            shape,
-            dtype=self.param_dtype,
-        )
-        self.param(
-            "magnitudes",
-            partial(uniform_init, minval=self.r_min, maxval=self.r_max),
-            shape,
-            dtype=self.param_dtype,
-        )
+        angles = partial(uniform_init, minval=self.min_phase, maxval=self.max_phase)
+        magnitudes = partial(uniform_init, minval=self.r_min, maxval=self.r_max)
+        self.param("angles", angles, (self.d_hidden,), dtype=self.param_dtype)
+        self.param("magnitudes", magnitudes, (self.d_hidden,), dtype=self.param_dtype)
 
     def get_eigenvalues(self):
         magnitudes, angles = self._read("magnitudes"), self._read("angles")
@@ -408,10 +396,7 @@ class DiscreteModalDynamicsAngleMag(BaseModalDynamics):
         return jax.lax.complex(magnitudes * jnp.cos(angles), magnitudes * jnp.sin(angles))
 
     def set_eigenvalues(self, eigenvalues):
-        """Write λ (D,) into angles and magnitudes. Any λ without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""
-        values = self._as_eigenvalues(eigenvalues)
-        if self.clip:
-            self._check_radius(values, MIN_RADIUS, 1.0, "MIN_RADIUS ≤ |λ| ≤ 1 with clip=True")
+        values = self._as_representable(eigenvalues)
         self.put_variable("params", "angles", jnp.angle(values).astype(self.param_dtype))
         self.put_variable("params", "magnitudes", jnp.abs(values).astype(self.param_dtype))
 
