@@ -166,11 +166,6 @@ def _check_positive_int(name, value, minimum=1):
         raise ValueError(f"{name}={value!r}: expected an int ≥ {minimum}")
 
 
-def _check_order(low_name, low, high_name, high):
-    if low > high:
-        raise ValueError(f"{low_name}={low!r} > {high_name}={high!r}: expected {low_name} ≤ {high_name}")
-
-
 def _check_steps(n_steps):
     try:
         steps = operator.index(n_steps)
@@ -348,9 +343,12 @@ class _DiscreteBase(BaseModalDynamics):
 
     def setup(self):
         super().setup()
-        _check_order("0", 0, "r_min", self.r_min)
-        _check_order("r_min", self.r_min, "r_max", self.r_max)
-        _check_order("min_phase", self.min_phase, "max_phase", self.max_phase)
+        if not 0 <= self.r_min <= self.r_max:
+            raise ValueError(f"r_min={self.r_min!r}, r_max={self.r_max!r}: expected 0 ≤ r_min ≤ r_max")
+        if not self.min_phase <= self.max_phase:
+            raise ValueError(
+                f"min_phase={self.min_phase!r}, max_phase={self.max_phase!r}: expected min_phase ≤ max_phase"
+            )
 
     def _as_representable(self, eigenvalues):
         """Any λ is representable without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""

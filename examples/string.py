@@ -55,7 +55,7 @@ _INIT = flags.DEFINE_enum(
     "encoder and decoder learned; random: everything learned from the LRU initialisation.",
 )
 _MODES = flags.DEFINE_integer("modes", 25, "String modes N in the simulated data.", lower_bound=1)
-_D_HIDDEN = flags.DEFINE_integer("d_hidden", 25, "Complex state size D of the model.", lower_bound=1)
+_MODEL_SIZE = flags.DEFINE_integer("model_size", 25, "Complex state size D of the model.", lower_bound=1)
 _FS = flags.DEFINE_float("fs", 4000.0, "Sample rate, Hz.")
 _SECONDS = flags.DEFINE_float("seconds", 1.0, "Length of each pluck, s.")
 _POINTS = flags.DEFINE_integer("points", 101, "Grid points W.", lower_bound=3)
@@ -315,7 +315,7 @@ def main(argv):
         f"data: {len(train_frames)} train / {len(val_frames)} validation plucks, (T, W, C) = {data.shape[1:]}"
     )
 
-    model = BatchedKoopmanString(d_hidden=_D_HIDDEN.value, dynamics=_DYNAMICS.value)
+    model = BatchedKoopmanString(d_hidden=_MODEL_SIZE.value, dynamics=_DYNAMICS.value)
     params = model.init(jax.random.key(_SEED.value), jnp.asarray(val_frames[:1, 0]), n_steps)["params"]
     if _INIT.value != "random":
         params = initialise_from_dmd(
@@ -333,7 +333,7 @@ def main(argv):
     result = relative_mse(pred, val_frames)
     print(f"validation relative MSE {result:.3e} (paper's LRU, linear string: 1.4e-3), total {elapsed:.0f} s")
     if _FIGURE.value:
-        dynamics = make_dynamics(_DYNAMICS.value, _D_HIDDEN.value)
+        dynamics = make_dynamics(_DYNAMICS.value, _MODEL_SIZE.value)
         learned = np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))
         save_figure(
             _FIGURE.value,

@@ -21,7 +21,6 @@ BATCHED = {
     rec.DiscreteModalDynamicsVarying: rec.BatchedDiscreteModalDynamicsVarying,
     rec.DiscreteModalDynamicsAngleMag: rec.BatchedDiscreteModalDynamicsAngleMag,
 }
-CLIPS = {rec.LRUDynamics: "clip_eigs"}
 
 
 def random_state(key, d, dtype=jnp.float32):
@@ -339,13 +338,10 @@ def test_jit_and_batched_agree_with_eager_loop(cls):
     jitted = jax.jit(module.apply, static_argnums=2)(variables, xs[0], 33)
     np.testing.assert_allclose(jitted, eager[0], rtol=1e-5)
     np.testing.assert_allclose(jax.vmap(module.apply, (None, 0, None))(variables, xs, 33), eager, rtol=1e-5)
-    batched = BATCHED[cls](
-        **{
-            f.name: getattr(module, f.name)
-            for f in module.__dataclass_fields__.values()
-            if f.init and f.name not in ("parent", "name")
-        }
-    )
+    fields = {
+        name: getattr(module, name) for name in module.__dataclass_fields__ if name not in ("parent", "name")
+    }
+    batched = BATCHED[cls](**fields)
     batched_vars = batched.init(jax.random.key(0), xs, 33)
     assert jax.tree.map(jnp.shape, batched_vars) == jax.tree.map(jnp.shape, variables)  # parameters shared
     out = jax.jit(batched.apply, static_argnums=2)(variables, xs, 33)
@@ -384,6 +380,7 @@ def test_bad_call_arguments(cls):
             module.apply(variables, jnp.ones(4), steps)
     with pytest.raises(TypeError, match="static argument"):
         jax.jit(module.apply)(variables, jnp.ones(4), 4)
+    assert module.apply(variables, jnp.ones(4), 0).shape == (0, 4)  # T = 0: an empty rollout
 
 
 @pytest.mark.parametrize(
@@ -394,9 +391,9 @@ def test_bad_call_arguments(cls):
         (rec.LRUDynamics, dict(r_max=1.2), "r_max=1.2"),
         (rec.LRUDynamics, dict(max_phase=0.0), "max_phase=0.0"),
         (rec.LRUDynamics, dict(d_hidden=0), "d_hidden=0"),
-        (rec.DiscreteModalDynamics, dict(r_min=0.9, r_max=0.5), "r_min=0.9 > r_max=0.5"),
+        (rec.DiscreteModalDynamics, dict(r_min=0.9, r_max=0.5), "r_min=0.9, r_max=0.5"),
         (rec.DiscreteModalDynamics, dict(r_min=-0.5), "r_min=-0.5"),
-        (rec.DiscreteModalDynamics, dict(min_phase=2.0, max_phase=1.0), "min_phase=2.0 > max_phase=1.0"),
+        (rec.DiscreteModalDynamics, dict(min_phase=2.0, max_phase=1.0), "min_phase=2.0, max_phase=1.0"),
         (rec.DiscreteModalDynamicsAngleMag, dict(min_phase=2.0, max_phase=1.0), "min_phase=2.0"),
         (rec.DiscreteModalDynamicsAngleMag, dict(d_hidden=-3), "d_hidden=-3"),
     ],
