@@ -145,17 +145,67 @@ def _powers(base, start, length):
     return jax.lax.scan(step, start, length=length, unroll=4)[1]
 
 
-def modal_rollout(eigenvalues, x0, n_steps, offset):
-    """Rows λ**(k + offset) ⊙ x0 for k = 0 .. n_steps-1: (T, D), from λ (D,) and x0 (D,)."""
-    # λ^(mL + l) = λ^(mL) λ^l with L ≈ √T: two short sequential scans and one fused outer product,
-    # so the output is written once (near the memory floor) and each power has few rounding steps.
+def _factors(eigenvalues, n_steps, offset):
+    """outer (M, D) = λ^(mL + offset) and inner (L, D) = λ^l, with L ≈ √T and M·L ≥ T."""
     chunk = math.isqrt(max(n_steps - 1, 0)) + 1  # L
-    n_chunks = -(-n_steps // chunk)  # M, with M·L ≥ T
-    inner = _powers(eigenvalues, jnp.ones_like(eigenvalues), chunk)  # (L, D): λ^l
+    n_chunks = -(-n_steps // chunk)  # M
+    inner = _powers(eigenvalues, jnp.ones_like(eigenvalues), chunk)
     first = eigenvalues if offset else jnp.ones_like(eigenvalues)
-    outer = _powers(inner[-1] * eigenvalues, first, n_chunks)  # (M, D): λ^(mL + offset)
+    return _powers(inner[-1] * eigenvalues, first, n_chunks), inner
+
+
+def modal_rollout(eigenvalues, x0, n_steps, offset):
+    """Rows λ**(k + offset) ⊙ x0 for k = 0 .. n_steps-1: (T, D), from λ (D,) and x0 (D,).
+
+    Differentiable in reverse mode (grad, vjp) to any order; forward mode (jvp, jacfwd) is not
+    supported, as for every jax.custom_vjp function.
+    """
+    steps = _check_steps(n_steps)
+    if isinstance(offset, bool) or offset not in (0, 1):
+        raise ValueError(f"offset={offset!r}: expected 0 (row 0 is x0) or 1 (row 0 is λ x0)")
+    dtype = jnp.result_type(eigenvalues, x0, jnp.complex64)
+    return _rollout(jnp.asarray(eigenvalues, dtype), jnp.asarray(x0, dtype), steps, offset)
+
+
+# λ^(mL + l) = λ^(mL) λ^l with L ≈ √T: two short scans and one fused outer product write the output
+# once, near the memory floor, and each power has few rounding steps. The backward reads the
+# cotangent once too: both of its sums come out of one variadic reduction (see _rollout_bwd).
+@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _rollout(eigenvalues, x0, n_steps, offset):
+    outer, inner = _factors(eigenvalues, n_steps, offset)
     grid = outer[:, None, :] * inner[None, :, :]  # (M, L, D)
     return rearrange(grid, "m l d -> (m l) d")[:n_steps] * x0
+
+
+def _rollout_fwd(eigenvalues, x0, n_steps, offset):
+    return _rollout(eigenvalues, x0, n_steps, offset), (eigenvalues, x0)
+
+
+def _rollout_bwd(n_steps, offset, residuals, cotangent):
+    """With g = cotangent and P_k = λ^(k + offset) = outer_m inner_l (k = mL + l):
+    x0 gets Σ_k P_k g_k and λ gets x0 Σ_k P'_k g_k, P'_k = outer'_m inner_l + outer_m inner'_l."""
+    eigenvalues, x0 = residuals
+    (outer, inner), (d_outer, d_inner) = jax.jvp(
+        lambda lam: _factors(lam, n_steps, offset), (eigenvalues,), (jnp.ones_like(eigenvalues),)
+    )
+    n_chunks, chunk = outer.shape[0], inner.shape[0]
+    g = jnp.pad(cotangent, ((0, n_chunks * chunk - n_steps), (0, 0)))
+    g = rearrange(g, "(m l) d -> m l d", m=n_chunks)
+    # One pass over g for both sums over m. A variadic reduce also stays one fused loop on CPU,
+    # where XLA splits a long plain sum into a separate multiply and reduce-window.
+    zero = jnp.zeros((), g.dtype)
+    total, d_total = jax.lax.reduce(
+        (outer[:, None, :] * g, d_outer[:, None, :] * g),
+        (zero, zero),
+        lambda a, b: (a[0] + b[0], a[1] + b[1]),
+        (0,),
+    )  # (L, D) each
+    x0_bar = jnp.sum(inner * total, axis=0)
+    eigenvalues_bar = x0 * jnp.sum(inner * d_total + d_inner * total, axis=0)
+    return eigenvalues_bar, x0_bar
+
+
+_rollout.defvjp(_rollout_fwd, _rollout_bwd)
 
 
 # ----------------------------------------------------------------------------- argument checks
@@ -230,11 +280,7 @@ class BaseModalDynamics(nn.Module, ABC):
                 f"x has shape {jnp.shape(x)}: expected (d_hidden,) = ({self.d_hidden},); "
                 f"for a batch (B, {self.d_hidden}) use the Batched* classes"
             )
-        eigenvalues = self.get_eigenvalues()
-        dtype = jnp.result_type(eigenvalues, x0)
-        return modal_rollout(
-            eigenvalues.astype(dtype), x0.astype(dtype), steps, 0 if self.prepend_ones else 1
-        )
+        return modal_rollout(self.get_eigenvalues(), x0, steps, 0 if self.prepend_ones else 1)
 
     def scale_dynamics(self, angle_factor, radius_factor):
         """Rescale pitch (angle × angle_factor) and decay (radius ** radius_factor) in place.

@@ -58,7 +58,7 @@ import sys
 from absl import app
 import recurrent
 rollout = recurrent.modal_rollout
-recurrent.modal_rollout = lambda lam, x0, steps, offset: rollout(lam, x0, steps, offset + 1)  # one step off
+recurrent.modal_rollout = lambda lam, x0, steps, offset: rollout(lam, x0, steps, 1 - offset)  # one step off
 import run_checks
 app.run(run_checks.main, argv=["run_checks", *sys.argv[1:]], flags_parser=run_checks.parse_flags)
 """
