@@ -19,6 +19,7 @@ so the eigenvalues a user reads are exactly those the rollout uses; `set_eigenva
 `get_eigenvalues()` returns λ for every λ the parameterisation can represent, and raises a
 ValueError naming the entries it cannot. Complex dtypes follow the real parameters
 (`param_dtype`): float32 -> complex64, float64 (with jax_enable_x64) -> complex128.
+Gradients are reverse mode (grad, vjp, jacrev): the rollout's backward is hand-written.
 
 Notation:
     T  time steps (n_steps)          D  complex state size (d_hidden)
