@@ -168,9 +168,8 @@ def modal_rollout(eigenvalues, x0, n_steps, offset):
     return _rollout(jnp.asarray(eigenvalues, dtype), jnp.asarray(x0, dtype), steps, offset)
 
 
-# λ^(mL + l) = λ^(mL) λ^l with L ≈ √T: two short scans and one fused outer product write the output
-# once, near the memory floor, and each power has few rounding steps. The backward reads the
-# cotangent once too: both of its sums come out of one variadic reduction (see _rollout_bwd).
+# λ^(mL + l) = λ^(mL) λ^l, L ≈ √T: two √T-step scans and one fused outer product write the output once
+# at memory speed on any backend; the hand-written backward reads the cotangent once (_rollout_bwd).
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _rollout(eigenvalues, x0, n_steps, offset):
     outer, inner = _factors(eigenvalues, n_steps, offset)
@@ -191,7 +190,7 @@ def _rollout_bwd(n_steps, offset, residuals, cotangent):
     )
     n_chunks, chunk = outer.shape[0], inner.shape[0]
     g = jnp.pad(cotangent, ((0, n_chunks * chunk - n_steps), (0, 0)))
-    g = rearrange(g, "(m l) d -> m l d", m=n_chunks)
+    g = rearrange(g, "(m l) d -> m l d", l=chunk)
     # One pass over g for both sums over m. A variadic reduce also stays one fused loop on CPU,
     # where XLA splits a long plain sum into a separate multiply and reduce-window.
     zero = jnp.zeros((), g.dtype)

@@ -126,7 +126,7 @@ def test_rollout_is_float64_in_x64(x64):
     np.testing.assert_allclose(out, ref, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("n_steps", [1, 2, 17, 4000])
+@pytest.mark.parametrize("n_steps", [0, 1, 2, 17, 4000])
 @pytest.mark.parametrize("offset", [0, 1])
 def test_rollout_backward_matches_numpy(n_steps, offset):
     """The hand-written backward, batched as in training (λ shared), against float64 NumPy sums:
