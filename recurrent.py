@@ -172,22 +172,26 @@ def modal_rollout(eigenvalues, x0, n_steps, offset):
 # at memory speed on any backend; the hand-written backward reads the cotangent once (_rollout_bwd).
 @partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def _rollout(eigenvalues, x0, n_steps, offset):
-    outer, inner = _factors(eigenvalues, n_steps, offset)
+    return _expand(*_factors(eigenvalues, n_steps, offset), x0, n_steps)
+
+
+def _expand(outer, inner, x0, n_steps):
     grid = outer[:, None, :] * inner[None, :, :]  # (M, L, D)
     return rearrange(grid, "m l d -> (m l) d")[:n_steps] * x0
 
 
 def _rollout_fwd(eigenvalues, x0, n_steps, offset):
-    return _rollout(eigenvalues, x0, n_steps, offset), (eigenvalues, x0)
+    """The factors and their derivatives in λ, from one pass of the scans."""
+    factors, d_factors = jax.jvp(
+        lambda lam: _factors(lam, n_steps, offset), (eigenvalues,), (jnp.ones_like(eigenvalues),)
+    )
+    return _expand(*factors, x0, n_steps), (factors, d_factors, x0)
 
 
 def _rollout_bwd(n_steps, offset, residuals, cotangent):
     """With g = cotangent and P_k = λ^(k + offset) = outer_m inner_l (k = mL + l):
     x0 gets Σ_k P_k g_k and λ gets x0 Σ_k P'_k g_k, P'_k = outer'_m inner_l + outer_m inner'_l."""
-    eigenvalues, x0 = residuals
-    (outer, inner), (d_outer, d_inner) = jax.jvp(
-        lambda lam: _factors(lam, n_steps, offset), (eigenvalues,), (jnp.ones_like(eigenvalues),)
-    )
+    (outer, inner), (d_outer, d_inner), x0 = residuals
     n_chunks, chunk = outer.shape[0], inner.shape[0]
     g = jnp.pad(cotangent, ((0, n_chunks * chunk - n_steps), (0, 0)))
     g = rearrange(g, "(m l) d -> m l d", l=chunk)
@@ -271,7 +275,6 @@ class BaseModalDynamics(nn.Module, ABC):
         n_steps: T ≥ 0, a Python int (static under jit); T = 0 gives a (0, D) array.
         Returns (T, D) complex, row k = λ**(k + s) * x0, in the complex dtype of x and λ promoted.
         """
-        steps = _check_steps(n_steps)
         x0 = jnp.asarray(x)
         if x0.ndim == 2 and x0.shape[0] == 1:
             x0 = x0[0]
@@ -280,7 +283,7 @@ class BaseModalDynamics(nn.Module, ABC):
                 f"x has shape {jnp.shape(x)}: expected (d_hidden,) = ({self.d_hidden},); "
                 f"for a batch (B, {self.d_hidden}) use the Batched* classes"
             )
-        return modal_rollout(self.get_eigenvalues(), x0, steps, 0 if self.prepend_ones else 1)
+        return modal_rollout(self.get_eigenvalues(), x0, n_steps, 0 if self.prepend_ones else 1)
 
     def scale_dynamics(self, angle_factor, radius_factor):
         """Rescale pitch (angle × angle_factor) and decay (radius ** radius_factor) in place.
