@@ -499,6 +499,8 @@ class DeepRNN(nn.Module):
     d_vars: int  # C, state variables per grid point
     n_layers: int  # layers after the first, ≥ 0
     cell: Callable[..., nn.RNNCellBase]  # cell class or partial, e.g. nn.GRUCell
+    training: bool = True  # unused, as in the spec; kept so configs written for the spec load
+    norm: str = "layer"  # unused, as in the spec (no normalisation layer); kept for the same reason
 
     def setup(self):
         _check_positive_int("d_model", self.d_model)

@@ -498,6 +498,19 @@ def test_batched_deep_rnn_every_cell(cell):
         assert np.abs(out - model.apply(variables, (x0, x0), x)).max() > 1e-3
 
 
+def test_physmodjax_gru_config_loads():
+    """physmodjax's conf/model/1d_grurnn.yaml, field for field, reads a tree made without its extra fields."""
+    config = dict(d_model=101, d_vars=2, n_layers=3, cell=nn.GRUCell, training=True, norm="layer")
+    model = rec.BatchedDeepRNN(**config)
+    plain = rec.BatchedDeepRNN(d_model=101, d_vars=2, n_layers=3, cell=nn.GRUCell)
+    x0 = jax.random.normal(jax.random.key(1), (2, 101, 2))
+    x = jnp.zeros((2, 5, 101, 2))
+    variables = plain.init(jax.random.key(0), x0, x)
+    assert set(variables["params"]) == {"first_layer", "layers_0", "layers_1", "layers_2"}
+    assert jax.tree.structure(model.init(jax.random.key(0), x0, x)) == jax.tree.structure(variables)
+    np.testing.assert_array_equal(model.apply(variables, x0, x), plain.apply(variables, x0, x))
+
+
 def test_deep_rnn_bad_input():
     model = rec.DeepRNN(d_model=5, d_vars=2, n_layers=1, cell=nn.GRUCell)
     x0, x = jnp.ones((5, 2)), jnp.ones((6, 5, 2))
