@@ -7,14 +7,19 @@ Methods, all computing out[b, k] = λ^(k+1) x0[b] for shared λ (D,) and x0 (B, 
   scan     lax.scan, one multiply per step
   closed   the closed form exp(k log λ)
   project  recurrent.BatchedDiscreteModalDynamics, i.e. recurrent.modal_rollout
-  floor    XLA broadcasting x0 into an output of the same shape: the memory-bound floor
+  floor    XLA broadcasting x0 into an output of the same shape: the memory-bound floor of the
+           forward; and summing an array of the cotangent's size over T, reading it once: the floor
+           of forward+backward, which must read the cotangent
 For each: compile seconds (forward+backward), forward ms and forward+backward ms (median of
 --repeats; backward is the VJP of a fixed cotangent for λ and x0), output GB/s, fraction of the
-floor's forward time, speedup over the spec, and max abs error against float64 NumPy for the same
-λ and x0. A Varying model and a GRU DeepRNN are timed as context.
+floor's forward time, forward+backward's fraction of its own floor, speedup over the spec, and max
+abs error against float64 NumPy for the same λ and x0. A Varying model and a GRU DeepRNN are timed
+as context. The ratios depend on the machine (its memory speed above all): the header names it.
 """
 
 import json
+import os
+import platform
 import time
 from functools import partial
 
@@ -76,6 +81,23 @@ def floor_fill(real_imag, x0s, n_steps):
     return jnp.broadcast_to(x0s.astype(dtype)[:, None, :], (x0s.shape[0], n_steps, x0s.shape[1]))
 
 
+def floor_read(cotangent):
+    return jnp.sum(cotangent, axis=1)
+
+
+def processor():
+    """The accelerator's name, or on CPU the processor's model name as Linux reports it."""
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+        return device.device_kind
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
+
+
 def median_ms(fn, *args):
     jax.block_until_ready(fn(*args))
     times = []
@@ -135,9 +157,11 @@ def bench_size(batch, n_steps, d, dtype):
         row = measure(fn, (real_imag, x0s), cotangent if timed else None, ref if timed else None)
         row["gb_per_s"] = out_bytes / row["forward_ms"] / 1e6
         rows[name] = row
-    for row in rows.values():
+    rows["floor"]["forward_backward_ms"] = median_ms(jax.jit(floor_read), cotangent)
+    for name, row in rows.items():
         row["floor_fraction"] = rows["floor"]["forward_ms"] / row["forward_ms"]
-        if "forward_backward_ms" in row:
+        row["fb_floor_fraction"] = rows["floor"]["forward_backward_ms"] / row["forward_backward_ms"]
+        if name != "floor":
             row["speedup_forward"] = rows["spec"]["forward_ms"] / row["forward_ms"]
             row["speedup_forward_backward"] = rows["spec"]["forward_backward_ms"] / row["forward_backward_ms"]
     return rows
@@ -178,6 +202,7 @@ COLUMNS = [  # header, key, format
     ("fwd+bwd ms", "forward_backward_ms", ".1f"),
     ("GB/s", "gb_per_s", ".2f"),
     ("of floor", "floor_fraction", ".2f"),
+    ("f+b of flr", "fb_floor_fraction", ".2f"),
     ("fwd x spec", "speedup_forward", ".2f"),
     ("f+b x spec", "speedup_forward_backward", ".2f"),
     ("max abs err", "max_abs_error", ".1e"),
@@ -210,12 +235,13 @@ def main(argv):
         raise app.UsageError(f"--device={_DEVICE.value} but JAX's backend is {jax.default_backend()}")
     dtype = jnp.float64 if _X64.value else jnp.float32
     print(
-        f"jax {jax.__version__}, backend {jax.default_backend()}, {jax.devices()[0].device_kind}, "
+        f"jax {jax.__version__}, backend {jax.default_backend()}, {processor()}, "
         f"dtype {np.dtype(dtype).name}, D={_D_HIDDEN.value}, median of {_REPEATS.value}"
     )
     results = {
         "jax": jax.__version__,
         "backend": jax.default_backend(),
+        "processor": processor(),
         "dtype": np.dtype(dtype).name,
         "sizes": {},
     }

@@ -307,7 +307,8 @@ class BaseModalDynamics(nn.Module, ABC):
         return values.astype(jnp.result_type(values, jnp.result_type(self.param_dtype, jnp.complex64)))
 
     def _check_radius(self, eigenvalues, low, high, expected, open_low=False, open_high=False):
-        """Raise a ValueError naming the entries whose |λ| is outside [low, high] (when concrete)."""
+        """Raise a ValueError naming the entries that are not finite in the parameters' precision or
+        whose |λ| is outside [low, high] (when concrete; under jit they cannot be checked)."""
         values = _concrete(eigenvalues)
         if values is None:
             return
@@ -315,7 +316,10 @@ class BaseModalDynamics(nn.Module, ABC):
         slack = np.finfo(self.param_dtype).eps  # one rounding step of the parameters
         below = radius <= low if open_low else radius < low * (1 - slack)
         above = radius >= high if open_high else radius > high * (1 + slack)
-        bad = np.flatnonzero(below | above)
+        stored = values.astype(np.result_type(self.param_dtype, np.complex64))
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(stored) & np.isfinite(np.abs(stored))
+        bad = np.flatnonzero(~finite | below | above)
         if bad.size:
             shown = ", ".join(f"[{i}] = {complex(values[i]):.6g} (|λ| = {radius[i]:.6g})" for i in bad[:4])
             more = f" and {bad.size - 4} more" if bad.size > 4 else ""
@@ -400,10 +404,12 @@ class _DiscreteBase(BaseModalDynamics):
             )
 
     def _as_representable(self, eigenvalues):
-        """Any λ is representable without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""
+        """Any finite λ is representable without clip; MIN_RADIUS ≤ |λ| ≤ 1 with clip."""
         values = self._as_eigenvalues(eigenvalues)
         if self.clip:
             self._check_radius(values, MIN_RADIUS, 1.0, "MIN_RADIUS ≤ |λ| ≤ 1 with clip=True")
+        else:
+            self._check_radius(values, 0.0, np.inf, "finite λ")
         return values
 
 

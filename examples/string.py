@@ -1,33 +1,27 @@
-"""Learn a vibrating string: a Koopman-style modal model trained on simulated plucks.
+"""Learn a vibrating string: modal (Koopman) models, a Varying model and a GRU on the same plucks.
 
-    python -m examples.string [--dynamics=lru|discrete] [--init=dmd_eigs|dmd|random] [--steps=600]
+    python -m examples.string [--string=linear|nonlinear | --data=PATH.npz] [--model=koopman|all|...]
 
 (Run it as a module from the repository root: as a script, this file would shadow Python's own
-`string` module.)
+`string` module.) The physics is in `examples/string_physics.py`.
 
-The string is linear and stiff with frequency-dependent damping, fixed at both ends:
-
-    u_tt = c² u_xx − κ² u_xxxx − 2σ0 u_t + 2σ1 u_txx,   0 ≤ x ≤ L.
-
-Its modes are sin(k_n x), k_n = nπ/L, with ω_n² = c² k_n² + κ² k_n⁴ and σ_n = σ0 + σ1 k_n². The
-reference simulation steps the real first-order system in (q, q̇) of N modes with its exact
-matrix exponential in float64; it never uses the complex eigenvalue formula. Data: Gaussian
-plucks (random centre and width, zero velocity), displacement u and velocity v on W grid points:
-frames (T, W, C=2), the paper's convention.
-
-Model: encoder (Dense) from the first frame to a complex modal state x0 (D,) -> modal dynamics
-with prepend_ones=True -> decoder (Dense) from [Re x_k, Im x_k] back to (W, C); the whole
-second is predicted from the first frame, and trained by Adam on the mean squared error of whole
-rollouts of normalised frames. Initialisation (--init):
-  dmd_eigs  eigenvalues from dynamic mode decomposition (DMD) of the training frames, a
-            least-squares estimate written with set_eigenvalues; encoder and decoder random and
-            learned. The eigenvalues get a tiny rate (--lr_dynamics): a phase error δθ grows to
-            T·δθ over a T-step rollout.
-  dmd       eigenvalues, encoder and decoder all from DMD: exact before any gradient step.
-  random    everything from the LRU initialisation, learned.
+Data: Gaussian plucks (random centre, width and, for the nonlinear string, peak displacement in
+mm), frames of displacement u and velocity v on W grid points, (T, W, C=2), each channel
+normalised by its training standard deviation; or trajectories from a file (--data). Every model
+predicts the whole trajectory from its first frame. Models (--model):
+  dmd          dynamic mode decomposition: least squares, no gradient step.
+  koopman      encoder (Dense) -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame.
+  koopman_var  the same with LRUDynamicsVarying: the rollout times a complex gain MLP(|x|²).
+  gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
+All gradient-trained models share one loop (`train`): Adam with gradient clipping, a smaller rate
+for the eigenvalues, and a horizon curriculum (windows of --window steps, doubled in stages until
+they span the whole trajectory). Initialisation (--init) of the modal models: eigenvalues from
+DMD (dmd_eigs), everything from DMD (dmd, koopman only), or the modules' own initialisers (random).
 """
 
+import json
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -37,122 +31,118 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-import scipy.linalg
 from absl import app, flags
 from einops import rearrange
 
 import recurrent as rec
+from examples import string_physics as physics
+from mlp import MLP
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
-_DYNAMICS = flags.DEFINE_enum("dynamics", "lru", ["lru", "discrete"], "LRUDynamics or DiscreteModalDynamics.")
+MODELS = ["dmd", "koopman", "koopman_var", "gru"]
+PAPER = {  # validation relative MSE in the paper (Gaussian plucks, 4 kHz, 4000 steps)
+    "nonlinear": {"dmd": 1.19, "koopman": 0.104, "koopman_var": 0.0113},
+    "linear": {"dmd": 0.0, "koopman": 0.011, "koopman_var": 0.0020},
+}
+
+_STRING = flags.DEFINE_enum("string", "linear", ["linear", "nonlinear"], "Which simulated string.")
+_DATA = flags.DEFINE_string("data", None, "Train on trajectories from this .npz (u, optional v, fs).")
+_MODEL = flags.DEFINE_enum("model", "koopman", [*MODELS, "all"], "Model to train; all: each, one table.")
+_DYNAMICS = flags.DEFINE_enum("dynamics", "lru", ["lru", "discrete"], "Koopman's LRU or discrete dynamics.")
 _INIT = flags.DEFINE_enum(
     "init",
     "dmd_eigs",
     ["dmd", "dmd_eigs", "random"],
-    "dmd: eigenvalues, encoder and decoder from DMD of the training data; dmd_eigs: eigenvalues only, "
-    "encoder and decoder learned; random: everything learned from the LRU initialisation.",
+    "Modal models: eigenvalues from DMD (dmd_eigs); eigenvalues, encoder and decoder from DMD (dmd); "
+    "or everything from the modules' own initialisers (random).",
 )
 _MODES = flags.DEFINE_integer("modes", 25, "String modes N in the simulated data.", lower_bound=1)
-_MODEL_SIZE = flags.DEFINE_integer("model_size", 25, "Complex state size D of the model.", lower_bound=1)
-_FS = flags.DEFINE_float("fs", 4000.0, "Sample rate, Hz.")
-_SECONDS = flags.DEFINE_float("seconds", 1.0, "Length of each pluck, s.")
-_POINTS = flags.DEFINE_integer("points", 101, "Grid points W.", lower_bound=3)
-_TRAIN = flags.DEFINE_integer("train", 256, "Training plucks.", lower_bound=1)
-_VAL = flags.DEFINE_integer("val", 16, "Validation plucks.", lower_bound=1)
-_BATCH = flags.DEFINE_integer("batch", 16, "Plucks per training step.", lower_bound=1)
-_STEPS = flags.DEFINE_integer("steps", 600, "Adam steps.", lower_bound=0)
-_LR = flags.DEFINE_float("lr", 1e-2, "Adam learning rate of encoder and decoder (cosine-decayed).")
+_MODEL_SIZE = flags.DEFINE_integer(
+    "model_size", 25, "Complex state size D of the modal models.", lower_bound=1
+)
+_FS = flags.DEFINE_float("fs", 4000.0, "Sample rate of the simulated data, Hz.")
+_SECONDS = flags.DEFINE_float("seconds", 1.0, "Length of each simulated pluck, s.")
+_POINTS = flags.DEFINE_integer("points", 101, "Grid points W of the simulated data.", lower_bound=3)
+_TRAIN = flags.DEFINE_integer("train", 256, "Simulated training plucks.", lower_bound=1)
+_VAL = flags.DEFINE_integer("val", 16, "Validation trajectories: the last ones of the data.", lower_bound=1)
+_BATCH = flags.DEFINE_integer("batch", 16, "Trajectories per training step.", lower_bound=1)
+_STEPS = flags.DEFINE_integer("steps", 600, "Adam steps per model.", lower_bound=0)
+_LR = flags.DEFINE_float("lr", 1e-2, "Adam learning rate (cosine-decayed) of all but the eigenvalues.")
 _LR_DYNAMICS = flags.DEFINE_float("lr_dynamics", 1e-6, "Adam learning rate of the eigenvalue parameters.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed for plucks, split and model.")
+_WINDOW = flags.DEFINE_integer("window", 0, "First curriculum window, steps; 0: whole trajectories.")
+_LATENT = flags.DEFINE_float("latent", 0.0, "Weight of the per-step latent loss (modal models).")
+_CLIP = flags.DEFINE_float("clip", 1.0, "Global gradient-norm clip.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed for plucks, split and models.")
 _FIGURE = flags.DEFINE_string("figure", "examples/string.png", "Where to save the figure (empty: none).")
-
-# A steel guitar string tuned to A2: a 650 mm scale length, textbook E and ρ of steel, a 0.5 mm
-# solid core (inharmonicity B = (κπ / cL)² ≈ 4.5e-4). σ0 and σ1 are chosen for T60 = 6 ln 10 / σ
-# ≈ 7 s at the fundamental and ≈ 1.3 s near 2 kHz, plausible for such a string; the loss model is
-# the one of Bilbao, Numerical Sound Synthesis (2009), ch. 7.
-LENGTH = 0.65  # m
-F0 = 110.0  # Hz, fundamental of the ideal string: c = 2 L F0
-RADIUS = 2.5e-4  # m
-YOUNG = 2.0e11  # Pa
-DENSITY = 7850.0  # kg/m³
-SIGMA0 = 1.94  # 1/s
-SIGMA1 = 1.27e-3  # m²/s
-WAVE_SPEED = 2 * LENGTH * F0  # c, m/s
-STIFFNESS = RADIUS / 2 * np.sqrt(YOUNG / DENSITY)  # κ = sqrt(E I / (ρ A)) for a solid round core, m²/s
+_JSON = flags.DEFINE_string("json", None, "Write the results to this JSON file.")
 
 
-# ----------------------------------------------------------------------------- reference physics
+# ----------------------------------------------------------------------------- data
 
 
-def string_modes(n_modes):
-    """Wavenumbers k_n, angular frequencies ω_n and decay rates σ_n of modes n = 1..N."""
-    k = np.arange(1, n_modes + 1) * np.pi / LENGTH
-    omega = np.sqrt(WAVE_SPEED**2 * k**2 + STIFFNESS**2 * k**4)
-    return k, omega, SIGMA0 + SIGMA1 * k**2
+def make_plucks(n_plucks, n_modes, n_steps, fs, n_points, rng, string="linear"):
+    """Gaussian plucks at random centres (0.1 L to 0.9 L) and widths (0.02 L to 0.1 L): (B, T, W, 2).
 
-
-def discrete_eigenvalues(n_modes, fs):
-    """Exact discretisation of each mode: λ_n = exp((−σ_n + i ω_dn) / fs), ω_dn = sqrt(ω_n² − σ_n²)."""
-    _, omega, sigma = string_modes(n_modes)
-    return np.exp((-sigma + 1j * np.sqrt(omega**2 - sigma**2)) / fs)
-
-
-def pluck(centre, width, n_modes):
-    """Modal amplitudes q_n(0) of a Gaussian displacement, projected on sin(k_n x)."""
-    x = np.linspace(0, LENGTH, 4001)
-    shape = np.exp(-0.5 * ((x - centre) / width) ** 2)
-    k, _, _ = string_modes(n_modes)
-    return 2 / LENGTH * np.trapezoid(shape * np.sin(np.outer(k, x)), x, axis=1)
-
-
-def simulate(q0, n_steps, fs, n_points):
-    """(T, W, 2) displacement and velocity from modal amplitudes q0 (N,) at rest.
-
-    Steps the real system d/dt (q, q̇) = [[0, 1], [−ω², −2σ]] (q, q̇) per mode with its exact matrix
-    exponential in float64.
+    The linear string is scale-free (unit peak); the nonlinear one gets a peak displacement drawn
+    from physics.NONLINEAR_AMPLITUDE, since its pitch depends on it.
     """
-    n_modes = q0.size
-    k, omega, sigma = string_modes(n_modes)
-    generator = np.zeros((2 * n_modes, 2 * n_modes))
-    idx = np.arange(n_modes)
-    generator[idx, n_modes + idx] = 1
-    generator[n_modes + idx, idx] = -(omega**2)
-    generator[n_modes + idx, n_modes + idx] = -2 * sigma
-    step = scipy.linalg.expm(generator / fs)
-    states = np.empty((n_steps, 2 * n_modes))
-    states[0] = np.concatenate([q0, np.zeros(n_modes)])
-    for t in range(1, n_steps):
-        states[t] = step @ states[t - 1]
-    shapes = np.sin(np.outer(np.linspace(0, LENGTH, n_points), k))  # (W, N)
-    return np.stack([states[:, :n_modes] @ shapes.T, states[:, n_modes:] @ shapes.T], axis=-1)
-
-
-def make_plucks(n_plucks, n_modes, n_steps, fs, n_points, rng):
-    """Gaussian plucks at random centres (0.1 L to 0.9 L) and widths (0.02 L to 0.1 L): (B, T, W, 2)."""
-    centres = rng.uniform(0.1, 0.9, n_plucks) * LENGTH
-    widths = rng.uniform(0.02, 0.1, n_plucks) * LENGTH
-    return np.stack(
-        [simulate(pluck(c, w, n_modes), n_steps, fs, n_points) for c, w in zip(centres, widths, strict=True)]
-    )
-
-
-# ----------------------------------------------------------------------------- model
-
-
-def make_dynamics(kind, d_hidden, **kwargs):
-    """The modal dynamics of the model: LRUDynamics ("lru") or DiscreteModalDynamics ("discrete")."""
-    if kind == "lru":
-        return rec.LRUDynamics(
-            d_hidden=d_hidden,
-            prepend_ones=True,
-            r_min=0.99,
-            r_max=0.9999,
-            max_phase=np.pi,
-            clip_eigs=True,
-            **kwargs,
+    centres = rng.uniform(0.1, 0.9, n_plucks) * physics.LENGTH
+    widths = rng.uniform(0.02, 0.1, n_plucks) * physics.LENGTH
+    if string == "linear":
+        return np.stack(
+            [
+                physics.simulate(physics.pluck(c, w, n_modes), n_steps, fs, n_points)
+                for c, w in zip(centres, widths, strict=True)
+            ]
         )
+    peaks = rng.uniform(*physics.NONLINEAR_AMPLITUDE, n_plucks)
+    q0 = np.stack([physics.pluck(c, w, n_modes, a) for c, w, a in zip(centres, widths, peaks, strict=True)])
+    return physics.to_frames(*physics.simulate_modal(q0, n_steps, fs), n_points)
+
+
+def load_trajectories(path):
+    """(frames (N, T, W, C), fs) from an .npz with u (N, T, W), optional v (N, T, W) and fs (Hz).
+
+    Raises ValueError with one line naming the array and what was expected.
+    """
+    try:
+        archive = np.load(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--data={path}: cannot read it as .npz ({error})") from None
+    if "u" not in archive:
+        raise ValueError(f"--data={path}: no array 'u': expected u (N, T, W) displacement")
+    u = archive["u"]
+    if u.ndim != 3:
+        raise ValueError(f"--data={path}: u has shape {u.shape}: expected (N, T, W)")
+    channels = [u]
+    if "v" in archive:
+        if archive["v"].shape != u.shape:
+            raise ValueError(f"--data={path}: v has shape {archive['v'].shape}: expected u's {u.shape}")
+        channels.append(archive["v"])
+    for name, array in zip("uv", channels, strict=False):
+        if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+            raise ValueError(f"--data={path}: {name} has non-finite or non-numeric entries: expected finite")
+    if u.shape[0] < 2 or u.shape[1] < 2:
+        raise ValueError(f"--data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
+    if "fs" not in archive or archive["fs"].size != 1 or not float(archive["fs"]) > 0:
+        raise ValueError(f"--data={path}: fs missing or not a positive number: expected the sample rate, Hz")
+    return np.stack(channels, axis=-1).astype(np.float64), float(archive["fs"])
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def make_dynamics(kind, d_hidden, varying=False, **kwargs):
+    """LRUDynamics ("lru", Varying with an MLP gain) or DiscreteModalDynamics ("discrete")."""
+    if kind == "lru":
+        fields = dict(r_min=0.99, r_max=0.9999, max_phase=np.pi, clip_eigs=True, prepend_ones=True)
+        if varying:
+            return rec.LRUDynamicsVarying(
+                d_hidden=d_hidden, model=MLP([64, 64, 2 * d_hidden], parent=None), **fields, **kwargs
+            )
+        return rec.LRUDynamics(d_hidden=d_hidden, **fields, **kwargs)
     return rec.DiscreteModalDynamics(
         d_hidden=d_hidden,
         prepend_ones=True,
@@ -170,20 +160,64 @@ class KoopmanString(nn.Module):
 
     d_hidden: int  # D, complex modal state size
     dynamics: str  # "lru" or "discrete"
+    features: int  # W·C, values per frame
+    varying: bool = False  # LRUDynamicsVarying instead of LRUDynamics
 
-    @nn.compact
+    def setup(self):
+        self.encoder = nn.Dense(2 * self.d_hidden)
+        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.varying, name="dynamics")
+        self.decoder = nn.Dense(self.features)
+
+    def encode(self, frames):
+        """(..., W, C) -> (..., D) complex."""
+        z = self.encoder(rearrange(frames, "... w c -> ... (w c)"))
+        return jax.lax.complex(z[..., : self.d_hidden], z[..., self.d_hidden :])
+
+    def decode(self, x, width):
+        """(..., D) complex -> (..., W, C)."""
+        y = self.decoder(jnp.concatenate([x.real, x.imag], axis=-1))
+        return rearrange(y, "... (w c) -> ... w c", w=width)
+
     def __call__(self, first_frame, n_steps):
-        width, channels = first_frame.shape
-        z = nn.Dense(2 * self.d_hidden, name="encoder")(rearrange(first_frame, "w c -> (w c)"))
-        x0 = jax.lax.complex(z[: self.d_hidden], z[self.d_hidden :])
-        x = make_dynamics(self.dynamics, self.d_hidden, name="dynamics")(x0, n_steps)  # (T, D)
-        y = nn.Dense(width * channels, name="decoder")(jnp.concatenate([x.real, x.imag], axis=-1))
-        return rearrange(y, "t (w c) -> t w c", w=width)
+        return self.decode(self.modal(self.encode(first_frame), n_steps), first_frame.shape[0])  # (T, W, C)
+
+    def latent_loss(self, frames):
+        """The paper's per-step latent loss on frames (B, T, W, C): every frame encoded, z_{k+1} = λ z_k
+        asked of the encodings (relative to their size) and decode(encode(y)) = y."""
+        z = self.encode(frames)  # (B, T, D)
+        lam = self.modal.get_eigenvalues()
+        step = jnp.mean(jnp.abs(z[:, 1:] - lam * z[:, :-1]) ** 2) / (jnp.mean(jnp.abs(z) ** 2) + 1e-12)
+        return step + jnp.mean((self.decode(z, frames.shape[2]) - frames) ** 2)
 
 
 BatchedKoopmanString = nn.vmap(
     KoopmanString, in_axes=(0, None), variable_axes={"params": None}, split_rngs={"params": False}
 )
+
+
+class GRUString(nn.Module):
+    """The spec's baseline: BatchedDeepRNN of GRU cells, carry seeded by the first frame, zero inputs."""
+
+    n_layers: int = 1  # layers after the first
+
+    @nn.compact
+    def __call__(self, first_frames, n_steps):
+        """first_frames (B, W, C) -> (B, T, W, C)."""
+        batch, width, channels = first_frames.shape
+        rnn = rec.BatchedDeepRNN(
+            d_model=width, d_vars=channels, n_layers=self.n_layers, cell=nn.GRUCell, name="rnn"
+        )
+        return rnn(first_frames, jnp.zeros((batch, n_steps, width, channels), first_frames.dtype))
+
+
+def make_model(name, d_hidden, dynamics, features):
+    """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C)."""
+    if name == "gru":
+        return GRUString()
+    kind = dynamics if name != "koopman_var" else "lru"
+    return BatchedKoopmanString(
+        d_hidden=d_hidden, dynamics=kind, features=features, varying=name == "koopman_var"
+    )
 
 
 def dmd_parameters(frames, d_hidden):
@@ -208,96 +242,229 @@ def dmd_parameters(frames, d_hidden):
     return lam, encoder, decoder
 
 
-def initialise_from_dmd(params, model, frames, eigenvalues_only):
-    """params with the DMD eigenvalues written by set_eigenvalues and, unless eigenvalues_only,
-    the DMD encoder and decoder as the Dense kernels."""
+def init_params(name, model, frames, init, seed):
+    """Parameters of a model: its own initialisers, then DMD for the modal models as --init says.
+
+    dmd_eigs writes the DMD eigenvalues with set_eigenvalues; dmd (and the dmd model) also the DMD
+    encoder and decoder. Koopman_var's gain MLP starts at exactly 1 (zero last kernel, bias 1 + 0i),
+    so it starts as the linear model it modulates.
+    """
+    params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2)["params"]
+    if name == "gru" or (init == "random" and name != "dmd"):
+        return params
+    params = jax.tree.map(np.asarray, params)
     lam, encoder, decoder = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), model.d_hidden)
-    dynamics = make_dynamics(model.dynamics, model.d_hidden)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.varying)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}
-    if not eigenvalues_only:
-        zero_bias = {name: 0 * params[name]["bias"] for name in ("encoder", "decoder")}
+    if model.varying:
+        gain = dict(params["dynamics"]["model"])
+        last = sorted(gain, key=lambda layer: int(layer.split("_")[-1]))[-1]
+        bias = np.concatenate([np.ones(model.d_hidden), np.zeros(model.d_hidden)])
+        gain[last] = {"kernel": 0 * gain[last]["kernel"], "bias": bias}
+        params["dynamics"] = {**params["dynamics"], "model": gain}
+    if init == "dmd" or name == "dmd":
         params["encoder"] = {
             "kernel": np.concatenate([encoder.real, encoder.imag]).T,
-            "bias": zero_bias["encoder"],
+            "bias": 0 * params["encoder"]["bias"],
         }
         params["decoder"] = {
             "kernel": np.concatenate([decoder.real, -decoder.imag], 1).T,
-            "bias": zero_bias["decoder"],
+            "bias": 0 * params["decoder"]["bias"],
         }
     return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
 
 
-def relative_mse(pred, true):
-    return float(np.sum((np.asarray(pred) - true) ** 2) / np.sum(true**2))
+def eigenvalues_of(params, model):
+    """The learned λ (D,) of a modal model's parameters."""
+    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.varying)
+    return np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))
 
 
-def train(model, params, frames, n_steps_train, batch, lr, lr_dynamics, seed, log=print):
-    """Adam on the mean squared error of whole rollouts; returns the parameters and the losses.
+# ----------------------------------------------------------------------------- training
 
-    The eigenvalues get their own, much smaller, rate: a phase error δθ grows to T·δθ by the end
-    of a T-step rollout.
-    """
-    n_steps = frames.shape[1]
-    optimizer = optax.multi_transform(
-        {
-            name: optax.adam(optax.cosine_decay_schedule(rate, max(n_steps_train, 1)))
-            for name, rate in (("dynamics", lr_dynamics), ("maps", lr))
-        },
-        {name: "dynamics" if name == "dynamics" else "maps" for name in params},
+
+EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"}
+
+
+def make_optimizer(params, n_steps, lr, lr_dynamics, clip):
+    """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
+    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr for everything else."""
+
+    def label(path, _):
+        return "eigenvalues" if path[-1].key in EIGENVALUE_PARAMS else "rest"
+
+    rates = {"eigenvalues": lr_dynamics, "rest": lr}
+    return optax.chain(
+        optax.clip_by_global_norm(clip),
+        optax.multi_transform(
+            {
+                group: optax.adam(optax.cosine_decay_schedule(rate, max(n_steps, 1)))
+                for group, rate in rates.items()
+            },
+            jax.tree_util.tree_map_with_path(label, params),
+        ),
     )
+
+
+def curriculum(n_steps_train, n_steps, window):
+    """Window length of each training step: window, 2·window, ... in equal stages, up to T."""
+    lengths = [n_steps]
+    while window and lengths[0] // 2 >= window:
+        lengths.insert(0, lengths[0] // 2)
+    return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
+
+
+def train(
+    model, params, frames, n_steps_train, batch, lr, lr_dynamics, window, clip, seed, latent=0.0, log=print
+):
+    """Adam on the mean squared error of rollouts from each window's first frame, windows growing
+    by `curriculum`, plus `latent` times the model's latent_loss (modal models); returns the
+    parameters and the losses. One loop for every model."""
+    optimizer = make_optimizer(params, n_steps_train, lr, lr_dynamics, clip)
     opt_state = optimizer.init(params)
 
     @jax.jit
-    def step(params, opt_state, target):
+    def train_step(params, opt_state, target):
         def loss_fn(p):
-            return jnp.mean((model.apply({"params": p}, target[:, 0], n_steps) - target) ** 2)
+            loss = jnp.mean((model.apply({"params": p}, target[:, 0], target.shape[1]) - target) ** 2)
+            if latent:
+                loss += latent * model.apply({"params": p}, target, method="latent_loss")
+            return loss
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     rng, losses, start = np.random.default_rng(seed), [], time.perf_counter()
-    for i in range(n_steps_train):
-        target = jnp.asarray(frames[rng.choice(len(frames), size=min(batch, len(frames)), replace=False)])
-        params, opt_state, loss = step(params, opt_state, target)
+    lengths = curriculum(n_steps_train, frames.shape[1], window)
+    for i, length in enumerate(lengths):
+        rows = rng.choice(len(frames), size=min(batch, len(frames)), replace=False)
+        offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
+        target = frames[rows[:, None], offsets[:, None] + np.arange(length)]  # (B, L, W, C)
+        params, opt_state, loss = train_step(params, opt_state, jnp.asarray(target))
         losses.append(float(loss))
         if i % max(n_steps_train // 10, 1) == 0 or i == n_steps_train - 1:
             elapsed = time.perf_counter() - start
-            log(f"step {i + 1:5d}/{n_steps_train}  loss {losses[-1]:.3e}  {elapsed:5.0f} s")
+            log(
+                f"step {i + 1:5d}/{n_steps_train}  window {length:5d}  loss {losses[-1]:.3e}  {elapsed:.0f} s"
+            )
     return params, losses
 
 
-def save_figure(path, true_lam, learned_lam, pred, true, fs, point):
-    fig, (disk, trace) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [1, 1.6]})
+def predict(model, params, first_frames, n_steps, chunk=16):
+    """(B, T, W, C) rollouts from first frames (B, W, C), `chunk` at a time."""
+    apply = jax.jit(lambda p, first: model.apply({"params": p}, first, n_steps))
+    return np.concatenate(
+        [np.asarray(apply(params, first_frames[i : i + chunk])) for i in range(0, len(first_frames), chunk)]
+    )
+
+
+def errors(pred, true):
+    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true|."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    return float(np.sum((pred - true) ** 2) / np.sum(true**2)), float(
+        np.sum(np.abs(pred - true)) / np.sum(np.abs(true))
+    )
+
+
+def frequency_errors(lam, true_lam, frames):
+    """Largest relative error of the learned frequencies arg λ (nearest learned to each true one) over
+    the string's modes with ≥ 1 % of the energy ω_n² q_n² of the first frames (B, T, W, C)."""
+    n = np.arange(1, true_lam.size + 1)
+    shapes = np.sin(np.outer(np.linspace(0, np.pi, frames.shape[2]), n))  # (W, N)
+    q = frames[:, 0, :, 0] @ shapes  # (B, N), up to a common factor
+    true_angle = np.abs(np.angle(true_lam))
+    energy = np.sum(q**2, axis=0) * true_angle**2
+    angles = np.abs(np.angle(lam))
+    err = [
+        np.min(np.abs(angles - a)) / a
+        for a, e in zip(true_angle, energy, strict=True)
+        if e >= 0.01 * energy.sum()
+    ]
+    return max(err)
+
+
+# ----------------------------------------------------------------------------- figure
+
+
+def fundamental_frequency(u, fs):
+    """Times and frequencies (Hz) of the fundamental of displacements u (T, W): the projection on
+    sin(πx/L) (the grid spans the string, ends included), one value per period from its upward
+    zero crossings."""
+    shape = np.sin(np.pi * np.linspace(0, 1, u.shape[1]))
+    q = u @ shape
+    up = np.flatnonzero((q[:-1] < 0) & (q[1:] >= 0))
+    times = (up + q[up] / (q[up] - q[up + 1])) / fs
+    return (times[1:] + times[:-1]) / 2, 1 / np.diff(times)
+
+
+def save_figure(path, preds, true, fs, true_lam, learned):
+    """Eigenvalues (true and learned), a validation pluck late in the second, the fundamental's pitch."""
+    fig, (disk, trace, pitch) = plt.subplots(
+        1, 3, figsize=(16, 4.5), gridspec_kw={"width_ratios": [1, 1.5, 1.5]}
+    )
     circle = np.exp(1j * np.linspace(0, 2 * np.pi, 400))
     disk.plot(circle.real, circle.imag, color="0.7", lw=1)
-    true_lam, learned_lam = (np.where(lam.imag < 0, lam.conj(), lam) for lam in (true_lam, learned_lam))
-    disk.scatter(
-        true_lam.real, true_lam.imag, s=60, facecolors="none", edgecolors="C0", label="string (exact)"
-    )
-    disk.scatter(learned_lam.real, learned_lam.imag, s=25, marker="x", color="C1", label="learned")
+    if true_lam is not None:
+        disk.scatter(
+            true_lam.real, true_lam.imag, s=60, facecolors="none", edgecolors="k", label="string (exact)"
+        )
+    for i, (name, lam) in enumerate(learned.items()):
+        lam = np.where(lam.imag < 0, lam.conj(), lam)
+        disk.scatter(lam.real, lam.imag, s=20, marker="x", color=f"C{i + 1}", label=name)
     disk.set(
-        aspect="equal",
-        xlim=(-1.1, 1.1),
-        ylim=(-0.1, 1.1),
-        title="eigenvalues on the unit disk",
-        xlabel="Re λ",
-        ylabel="Im λ",
+        aspect="equal", xlim=(-1.1, 1.1), ylim=(-0.1, 1.1), title="eigenvalues", xlabel="Re λ", ylabel="Im λ"
     )
-    disk.legend(loc="lower center")
-    t = np.arange(true.shape[0]) / fs
-    trace.plot(t, true[:, point, 0], color="C0", lw=1.5, label="true")
-    trace.plot(t, pred[:, point, 0], color="C1", lw=1, ls="--", label="predicted")
+    disk.legend(loc="lower center", fontsize=8)
+    point, t = true.shape[1] // 3, np.arange(true.shape[0]) / fs
+    late = slice(true.shape[0] // 2, true.shape[0] // 2 + round(0.04 * fs))
+    trace.plot(t[late], true[late, point, 0], color="k", lw=2, label="true")
+    times, freqs = fundamental_frequency(true[..., 0], fs)
+    pitch.plot(times, freqs, color="k", lw=2, label="true")
+    for i, (name, pred) in enumerate(preds.items()):
+        trace.plot(t[late], pred[late, point, 0], color=f"C{i + 1}", lw=1, ls="--", label=name)
+        times, freqs = fundamental_frequency(pred[..., 0], fs)
+        pitch.plot(times, freqs, color=f"C{i + 1}", lw=1, label=name)
     trace.set(
-        xlim=(0, 0.05),
-        title=f"validation pluck: displacement at grid point {point}, first 50 ms of 1 s",
-        xlabel="t / s",
-        ylabel="u (normalised)",
+        title=f"validation pluck at grid point {point}, 40 ms from t = {t[late][0]:.2f} s", xlabel="t / s"
     )
-    trace.legend(loc="upper right")
+    trace.set_ylabel("u (normalised)")
+    trace.legend(loc="upper right", fontsize=8)
+    low, high = np.percentile(fundamental_frequency(true[..., 0], fs)[1], [1, 99])
+    pitch.set(title="pitch glide: the fundamental's frequency", xlabel="t / s", ylabel="Hz")
+    pitch.set_ylim(low - 0.5 * (high - low) - 1, high + 0.5 * (high - low) + 1)
+    pitch.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def fail(message):
+    """One line on stderr, exit status 2, no traceback."""
+    print(f"examples.string: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def load_data():
+    """(frames (N, T, W, C) float64, fs, name of the data, true eigenvalues or None)."""
+    if _DATA.value:
+        try:
+            frames, fs = load_trajectories(_DATA.value)
+        except ValueError as error:
+            fail(str(error))
+        if _VAL.value >= len(frames):
+            fail(f"--val={_VAL.value}: expected fewer than the {len(frames)} trajectories in --data")
+        return frames, fs, Path(_DATA.value).name, None
+    fs, n_steps = _FS.value, round(_SECONDS.value * _FS.value)
+    rng = np.random.default_rng(_SEED.value)
+    frames = make_plucks(
+        _TRAIN.value + _VAL.value, _MODES.value, n_steps, fs, _POINTS.value, rng, _STRING.value
+    )
+    true_lam = physics.discrete_eigenvalues(_MODES.value, fs) if _STRING.value == "linear" else None
+    return frames, fs, _STRING.value, true_lam
 
 
 def main(argv):
@@ -305,46 +472,63 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger("jax").setLevel(logging.WARNING)  # no note about backends this machine lacks
     start = time.perf_counter()
-    rng = np.random.default_rng(_SEED.value)
-    n_steps, fs = round(_SECONDS.value * _FS.value), _FS.value
-    data = make_plucks(_TRAIN.value + _VAL.value, _MODES.value, n_steps, fs, _POINTS.value, rng)
-    scale = data[: _TRAIN.value].std(axis=(0, 1, 2))  # per channel: v is ~1000 times u
-    data = (data / scale).astype(np.float32)
-    train_frames, val_frames = data[: _TRAIN.value], data[_TRAIN.value :]
-    print(
-        f"data: {len(train_frames)} train / {len(val_frames)} validation plucks, (T, W, C) = {data.shape[1:]}"
-    )
+    frames, fs, data_name, true_lam = load_data()
+    n_train = len(frames) - _VAL.value
+    scale = frames[:n_train].std(axis=(0, 1, 2))  # per channel: v is ~1000 times u
+    frames = (frames / scale).astype(np.float32)
+    train_frames, val_frames = frames[:n_train], frames[n_train:]
+    n_steps = frames.shape[1]
+    shape = f"(T, W, C) = {frames.shape[1:]}, fs {fs:g} Hz"
+    print(f"data {data_name}: {n_train} train / {len(val_frames)} validation, {shape}")
 
-    model = BatchedKoopmanString(d_hidden=_MODEL_SIZE.value, dynamics=_DYNAMICS.value)
-    params = model.init(jax.random.key(_SEED.value), jnp.asarray(val_frames[:1, 0]), n_steps)["params"]
-    if _INIT.value != "random":
-        params = initialise_from_dmd(
-            params, model, train_frames.astype(np.float64), _INIT.value == "dmd_eigs"
+    results, preds, learned = [], {}, {}
+    for name in MODELS if _MODEL.value == "all" else [_MODEL.value]:
+        print(f"--- {name}")
+        model = make_model(name, _MODEL_SIZE.value, _DYNAMICS.value, frames.shape[2] * frames.shape[3])
+        tic = time.perf_counter()
+        params = init_params(name, model, train_frames.astype(np.float64), _INIT.value, _SEED.value)
+        if name != "dmd":
+            params, _ = train(
+                model,
+                params,
+                train_frames,
+                _STEPS.value,
+                _BATCH.value,
+                _LR.value,
+                _LR_DYNAMICS.value,
+                _WINDOW.value,
+                _CLIP.value,
+                _SEED.value,
+                latent=_LATENT.value if name != "gru" else 0.0,
+            )
+        seconds = time.perf_counter() - tic
+        preds[name] = predict(model, params, val_frames[:, 0], n_steps)
+        rel_mse, rel_mae = errors(preds[name], val_frames)
+        n_params = sum(p.size for p in jax.tree.leaves(params))
+        results.append(
+            dict(model=name, rel_mse=rel_mse, rel_mae=rel_mae, params=n_params, train_seconds=seconds)
         )
-    predict = jax.jit(lambda p, first: model.apply({"params": p}, first, n_steps))
-    initial = relative_mse(predict(params, val_frames[:, 0]), val_frames)
-    print(f"init ({_INIT.value}): validation relative MSE {initial:.3e}")
+        print(f"{name}: validation relative MSE {rel_mse:.3e}, relative MAE {rel_mae:.3e}, {seconds:.0f} s")
+        if name != "gru":
+            learned[name] = eigenvalues_of(params, model)
 
-    params, _ = train(
-        model, params, train_frames, _STEPS.value, _BATCH.value, _LR.value, _LR_DYNAMICS.value, _SEED.value
-    )
-    pred = np.asarray(predict(params, val_frames[:, 0]))
-    elapsed = time.perf_counter() - start
-    result = relative_mse(pred, val_frames)
-    print(f"validation relative MSE {result:.3e} (paper's LRU, linear string: 1.4e-3), total {elapsed:.0f} s")
+    paper = PAPER.get(data_name, {})
+    print(f"\n{'model':<12} {'params':>8} {'train s':>8} {'rel MSE':>10} {'rel MAE':>10} {'paper MSE':>10}")
+    for r in results:
+        ref = f"{paper[r['model']]:.4g}" if r["model"] in paper else "–"
+        cells = f"{r['params']:>8} {r['train_seconds']:>8.0f} {r['rel_mse']:>10.3e} {r['rel_mae']:>10.3e}"
+        print(f"{r['model']:<12} {cells} {ref:>10}")
+    if true_lam is not None:
+        for name, lam in learned.items():
+            worst = frequency_errors(lam, true_lam, train_frames)
+            print(f"{name}: largest frequency error over the modes with ≥ 1 % of the energy: {worst:.2%}")
+    if _JSON.value:
+        record = {"string": data_name, "fs": fs, "n_steps": n_steps, "results": results}
+        Path(_JSON.value).write_text(json.dumps(record, indent=1))
     if _FIGURE.value:
-        dynamics = make_dynamics(_DYNAMICS.value, _MODEL_SIZE.value)
-        learned = np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))
-        save_figure(
-            _FIGURE.value,
-            discrete_eigenvalues(_MODES.value, fs),
-            learned,
-            pred[0],
-            val_frames[0],
-            fs,
-            _POINTS.value // 3,
-        )
-        print(f"figure: {Path(_FIGURE.value)}")
+        save_figure(_FIGURE.value, {k: v[0] for k, v in preds.items()}, val_frames[0], fs, true_lam, learned)
+        print(f"figure: {_FIGURE.value}")
+    print(f"total {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":
