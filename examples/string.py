@@ -10,19 +10,24 @@ mm), frames of displacement u and velocity v on W grid points, (T, W, C=2), each
 normalised by its training standard deviation; or trajectories from a file (--data). Every model
 predicts the whole trajectory from its first frame. Models (--model):
   dmd          dynamic mode decomposition: least squares, no gradient step.
-  koopman      encoder (Dense) -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame.
+  koopman      encoder -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame; the encoder
+               is a Dense layer, plus an MLP with --encoder_hidden.
   koopman_var  the same with LRUDynamicsVarying: the rollout times a complex gain MLP(|x|²).
   gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
-All gradient-trained models share one loop (`train`): Adam with gradient clipping, a smaller rate
-for the eigenvalues, and a horizon curriculum (windows of --window steps, doubled in stages until
-they span the whole trajectory). Initialisation (--init) of the modal models: eigenvalues from
-DMD (dmd_eigs), everything from DMD (dmd, koopman only), or the modules' own initialisers (random).
+All gradient-trained models share one loop (`train`, configured by a `Recipe`): Adam with gradient
+clipping, a separate rate for the eigenvalues, a horizon curriculum (windows of --window steps,
+doubled in stages until they span the whole trajectory), the paper's per-step latent loss
+(--latent) and a time budget. Initialisation (--init) of the modal models: eigenvalues from DMD
+(dmd_eigs), eigenvalues, encoder and decoder from DMD (dmd), or the modules' own initialisers
+(random); each has its default recipe (RECIPES).
 """
 
+import dataclasses
 import json
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import flax.linen as nn
@@ -41,6 +46,7 @@ from mlp import MLP
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
+LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 MODELS = ["dmd", "koopman", "koopman_var", "gru"]
 PAPER = {  # validation relative MSE in the paper (Gaussian plucks, 4 kHz, 4000 steps)
     "nonlinear": {"dmd": 1.19, "koopman": 0.104, "koopman_var": 0.0113},
@@ -48,6 +54,12 @@ PAPER = {  # validation relative MSE in the paper (Gaussian plucks, 4 kHz, 4000 
 }
 
 _STRING = flags.DEFINE_enum("string", "linear", ["linear", "nonlinear"], "Which simulated string.")
+_SIMULATOR = flags.DEFINE_enum(
+    "simulator", "lawson", ["lawson", "dop853"], "Nonlinear string: Lawson RK4 or scipy's adaptive DOP853."
+)
+_SAVE_DATA = flags.DEFINE_string(
+    "save_data", None, "Write the simulated trajectories to this .npz (u, v, fs)."
+)
 _DATA = flags.DEFINE_string("data", None, "Train on trajectories from this .npz (u, optional v, fs).")
 _MODEL = flags.DEFINE_enum("model", "koopman", [*MODELS, "all"], "Model to train; all: each, one table.")
 _DYNAMICS = flags.DEFINE_enum("dynamics", "lru", ["lru", "discrete"], "Koopman's LRU or discrete dynamics.")
@@ -68,25 +80,35 @@ _POINTS = flags.DEFINE_integer("points", 101, "Grid points W of the simulated da
 _TRAIN = flags.DEFINE_integer("train", 256, "Simulated training plucks.", lower_bound=1)
 _VAL = flags.DEFINE_integer("val", 16, "Validation trajectories: the last ones of the data.", lower_bound=1)
 _BATCH = flags.DEFINE_integer("batch", 16, "Trajectories per training step.", lower_bound=1)
-_STEPS = flags.DEFINE_integer("steps", 600, "Adam steps per model.", lower_bound=0)
-_LR = flags.DEFINE_float("lr", 1e-2, "Adam learning rate (cosine-decayed) of all but the eigenvalues.")
-_LR_DYNAMICS = flags.DEFINE_float("lr_dynamics", 1e-6, "Adam learning rate of the eigenvalue parameters.")
-_WINDOW = flags.DEFINE_integer("window", 0, "First curriculum window, steps; 0: whole trajectories.")
-_LATENT = flags.DEFINE_float("latent", 0.0, "Weight of the per-step latent loss (modal models).")
+# The recipe's flags default to the recipe of the --init (RECIPES); given, they override it.
+_STEPS = flags.DEFINE_integer("steps", None, "Adam steps per model.", lower_bound=0)
+_LR = flags.DEFINE_float("lr", None, "Adam learning rate (cosine-decayed) of all but the eigenvalues.")
+_LR_DYNAMICS = flags.DEFINE_float("lr_dynamics", None, "Adam learning rate of the eigenvalue parameters.")
+_ENCODER_HIDDEN = flags.DEFINE_integer(
+    "encoder_hidden",
+    0,
+    "Koopman models: add an MLP of this width to the linear encoder (0: none).",
+    lower_bound=0,
+)
+_WINDOW = flags.DEFINE_integer("window", None, "First curriculum window, steps; 0: whole trajectories.")
+_LATENT = flags.DEFINE_float("latent", None, "Weight of the per-step latent loss (modal models).")
+_BUDGET = flags.DEFINE_float("budget", 330.0, "Stop a model's training after this many seconds; 0: never.")
 _CLIP = flags.DEFINE_float("clip", 1.0, "Global gradient-norm clip.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed for plucks, split and models.")
 _FIGURE = flags.DEFINE_string("figure", "examples/string.png", "Where to save the figure (empty: none).")
-_JSON = flags.DEFINE_string("json", None, "Write the results to this JSON file.")
+# bench.py defines --json too; allow_override lets both be imported in one (test) process.
+_JSON = flags.DEFINE_string("json", None, "Write the results to this JSON file.", allow_override=True)
 
 
 # ----------------------------------------------------------------------------- data
 
 
-def make_plucks(n_plucks, n_modes, n_steps, fs, n_points, rng, string="linear"):
+def make_plucks(n_plucks, n_modes, n_steps, fs, n_points, rng, string="linear", simulator="lawson"):
     """Gaussian plucks at random centres (0.1 L to 0.9 L) and widths (0.02 L to 0.1 L): (B, T, W, 2).
 
     The linear string is scale-free (unit peak); the nonlinear one gets a peak displacement drawn
-    from physics.NONLINEAR_AMPLITUDE, since its pitch depends on it.
+    from physics.NONLINEAR_AMPLITUDE, since its pitch depends on it, and is integrated by
+    physics.simulate_modal ("lawson") or scipy's adaptive DOP853 ("dop853").
     """
     centres = rng.uniform(0.1, 0.9, n_plucks) * physics.LENGTH
     widths = rng.uniform(0.02, 0.1, n_plucks) * physics.LENGTH
@@ -99,7 +121,8 @@ def make_plucks(n_plucks, n_modes, n_steps, fs, n_points, rng, string="linear"):
         )
     peaks = rng.uniform(*physics.NONLINEAR_AMPLITUDE, n_plucks)
     q0 = np.stack([physics.pluck(c, w, n_modes, a) for c, w, a in zip(centres, widths, peaks, strict=True)])
-    return physics.to_frames(*physics.simulate_modal(q0, n_steps, fs), n_points)
+    simulate = physics.simulate_modal if simulator == "lawson" else physics.simulate_adaptive
+    return physics.to_frames(*simulate(q0, n_steps, fs), n_points)
 
 
 def load_trajectories(path):
@@ -126,9 +149,10 @@ def load_trajectories(path):
             raise ValueError(f"--data={path}: {name} has non-finite or non-numeric entries: expected finite")
     if u.shape[0] < 2 or u.shape[1] < 2:
         raise ValueError(f"--data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
-    if "fs" not in archive or archive["fs"].size != 1 or not float(archive["fs"]) > 0:
+    fs = archive["fs"] if "fs" in archive else np.array(np.nan)
+    if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
         raise ValueError(f"--data={path}: fs missing or not a positive number: expected the sample rate, Hz")
-    return np.stack(channels, axis=-1).astype(np.float64), float(archive["fs"])
+    return np.stack(channels, axis=-1).astype(np.float64), float(fs)
 
 
 # ----------------------------------------------------------------------------- models
@@ -162,15 +186,25 @@ class KoopmanString(nn.Module):
     dynamics: str  # "lru" or "discrete"
     features: int  # W·C, values per frame
     varying: bool = False  # LRUDynamicsVarying instead of LRUDynamics
+    encoder_hidden: int = 0  # > 0: encoder = Dense + an MLP of this width, its output zero at init
 
     def setup(self):
         self.encoder = nn.Dense(2 * self.d_hidden)
+        if self.encoder_hidden:
+            self.correction = nn.Sequential(
+                [
+                    MLP([self.encoder_hidden] * 2),
+                    nn.selu,
+                    nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros),
+                ]
+            )
         self.modal = make_dynamics(self.dynamics, self.d_hidden, self.varying, name="dynamics")
         self.decoder = nn.Dense(self.features)
 
     def encode(self, frames):
         """(..., W, C) -> (..., D) complex."""
-        z = self.encoder(rearrange(frames, "... w c -> ... (w c)"))
+        flat = rearrange(frames, "... w c -> ... (w c)")
+        z = self.encoder(flat) + (self.correction(flat) if self.encoder_hidden else 0)
         return jax.lax.complex(z[..., : self.d_hidden], z[..., self.d_hidden :])
 
     def decode(self, x, width):
@@ -210,13 +244,17 @@ class GRUString(nn.Module):
         return rnn(first_frames, jnp.zeros((batch, n_steps, width, channels), first_frames.dtype))
 
 
-def make_model(name, d_hidden, dynamics, features):
+def make_model(name, d_hidden, dynamics, features, encoder_hidden=0):
     """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C)."""
     if name == "gru":
         return GRUString()
     kind = dynamics if name != "koopman_var" else "lru"
     return BatchedKoopmanString(
-        d_hidden=d_hidden, dynamics=kind, features=features, varying=name == "koopman_var"
+        d_hidden=d_hidden,
+        dynamics=kind,
+        features=features,
+        varying=name == "koopman_var",
+        encoder_hidden=encoder_hidden if name != "dmd" else 0,
     )
 
 
@@ -315,13 +353,37 @@ def curriculum(n_steps_train, n_steps, window):
     return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
 
 
-def train(
-    model, params, frames, n_steps_train, batch, lr, lr_dynamics, window, clip, seed, latent=0.0, log=print
-):
-    """Adam on the mean squared error of rollouts from each window's first frame, windows growing
-    by `curriculum`, plus `latent` times the model's latent_loss (modal models); returns the
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How a model is trained: the flags of the same names."""
+
+    steps: int = 600  # Adam steps
+    batch: int = 16  # trajectories per step
+    lr: float = 1e-2  # all parameters but the eigenvalues (cosine-decayed)
+    lr_dynamics: float = 1e-6  # eigenvalue parameters
+    window: int = 0  # first curriculum window; 0: whole trajectories throughout
+    latent: float = 0.0  # weight of the model's latent_loss
+    clip: float = 1.0  # global gradient-norm clip
+    budget: float = 0.0  # stop after this many seconds; 0: never
+    seed: int = 0  # batches and windows
+
+
+# Defaults of the recipe flags. From DMD eigenvalues, whole rollouts from the start; the eigenvalues
+# barely move (a phase error δθ grows to T·δθ over T steps). From a random start, the eigenvalues
+# are found on short windows, where a phase error costs little, helped by the latent loss, which asks
+# each step of the encodings to be a multiplication by λ: least squares in λ, as in DMD.
+RECIPES = {
+    "dmd": Recipe(steps=600, lr=1e-2, lr_dynamics=1e-6, window=0, latent=0.0),
+    "random": Recipe(steps=3000, lr=1e-2, lr_dynamics=0.03, window=32, latent=1.0),
+}
+
+
+def train(model, params, frames, recipe, log=LOG):
+    """Adam on the mean squared error of rollouts from each window's first frame (B, L, W, C),
+    windows growing by `curriculum`, plus recipe.latent times the model's latent_loss. Returns the
     parameters and the losses. One loop for every model."""
-    optimizer = make_optimizer(params, n_steps_train, lr, lr_dynamics, clip)
+    n_steps_train, latent, budget = recipe.steps, recipe.latent, recipe.budget
+    optimizer = make_optimizer(params, n_steps_train, recipe.lr, recipe.lr_dynamics, recipe.clip)
     opt_state = optimizer.init(params)
 
     @jax.jit
@@ -336,19 +398,22 @@ def train(
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    rng, losses, start = np.random.default_rng(seed), [], time.perf_counter()
-    lengths = curriculum(n_steps_train, frames.shape[1], window)
-    for i, length in enumerate(lengths):
-        rows = rng.choice(len(frames), size=min(batch, len(frames)), replace=False)
+    rng, losses, start = np.random.default_rng(recipe.seed), [], time.perf_counter()
+    for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
+        rows = rng.choice(len(frames), size=min(recipe.batch, len(frames)), replace=False)
         offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
         target = frames[rows[:, None], offsets[:, None] + np.arange(length)]  # (B, L, W, C)
         params, opt_state, loss = train_step(params, opt_state, jnp.asarray(target))
         losses.append(float(loss))
-        if i % max(n_steps_train // 10, 1) == 0 or i == n_steps_train - 1:
-            elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        out_of_time = budget and elapsed > budget
+        if i % max(n_steps_train // 10, 1) == 0 or i == n_steps_train - 1 or out_of_time:
             log(
                 f"step {i + 1:5d}/{n_steps_train}  window {length:5d}  loss {losses[-1]:.3e}  {elapsed:.0f} s"
             )
+        if out_of_time:
+            log(f"stopped at step {i + 1}: --budget={budget:g} s reached")
+            break
     return params, losses
 
 
@@ -460,9 +525,12 @@ def load_data():
         return frames, fs, Path(_DATA.value).name, None
     fs, n_steps = _FS.value, round(_SECONDS.value * _FS.value)
     rng = np.random.default_rng(_SEED.value)
+    n_plucks = _TRAIN.value + _VAL.value
     frames = make_plucks(
-        _TRAIN.value + _VAL.value, _MODES.value, n_steps, fs, _POINTS.value, rng, _STRING.value
+        n_plucks, _MODES.value, n_steps, fs, _POINTS.value, rng, _STRING.value, _SIMULATOR.value
     )
+    if _SAVE_DATA.value:
+        np.savez(_SAVE_DATA.value, u=frames[..., 0], v=frames[..., 1], fs=fs)
     true_lam = physics.discrete_eigenvalues(_MODES.value, fs) if _STRING.value == "linear" else None
     return frames, fs, _STRING.value, true_lam
 
@@ -484,23 +552,23 @@ def main(argv):
     results, preds, learned = [], {}, {}
     for name in MODELS if _MODEL.value == "all" else [_MODEL.value]:
         print(f"--- {name}")
-        model = make_model(name, _MODEL_SIZE.value, _DYNAMICS.value, frames.shape[2] * frames.shape[3])
+        features = frames.shape[2] * frames.shape[3]
+        model = make_model(name, _MODEL_SIZE.value, _DYNAMICS.value, features, _ENCODER_HIDDEN.value)
         tic = time.perf_counter()
         params = init_params(name, model, train_frames.astype(np.float64), _INIT.value, _SEED.value)
         if name != "dmd":
-            params, _ = train(
-                model,
-                params,
-                train_frames,
-                _STEPS.value,
-                _BATCH.value,
-                _LR.value,
-                _LR_DYNAMICS.value,
-                _WINDOW.value,
-                _CLIP.value,
-                _SEED.value,
-                latent=_LATENT.value if name != "gru" else 0.0,
+            given = dict(steps=_STEPS, lr=_LR, lr_dynamics=_LR_DYNAMICS, window=_WINDOW, latent=_LATENT)
+            recipe = dataclasses.replace(
+                RECIPES["random" if _INIT.value == "random" else "dmd"],
+                batch=_BATCH.value,
+                clip=_CLIP.value,
+                budget=_BUDGET.value,
+                seed=_SEED.value,
+                **{key: flag.value for key, flag in given.items() if flag.value is not None},
             )
+            if name == "gru":
+                recipe = dataclasses.replace(recipe, latent=0.0)  # no latent state to ask it of
+            params, _ = train(model, params, train_frames, recipe)
         seconds = time.perf_counter() - tic
         preds[name] = predict(model, params, val_frames[:, 0], n_steps)
         rel_mse, rel_mae = errors(preds[name], val_frames)

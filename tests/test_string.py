@@ -10,6 +10,7 @@ exponential in float64.
 """
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -61,9 +62,8 @@ def test_tiny_training_run_lowers_the_loss(name, string):
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
     model = string_example.make_model(name, 4, "lru", 14)
     params = string_example.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=0)
-    _, losses = string_example.train(
-        model, params, frames, 60, 4, 0.03, 1e-6, window=0, clip=1.0, seed=0, log=lambda line: None
-    )
+    recipe = string_example.Recipe(steps=60, batch=4, lr=0.03, clip=1.0)
+    _, losses = string_example.train(model, params, frames, recipe, log=lambda line: None)
     assert np.all(np.isfinite(losses))
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
 
@@ -78,20 +78,8 @@ def test_random_start_moves_the_eigenvalues_toward_the_string():
     params = string_example.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
     true_lam = physics.discrete_eigenvalues(n_modes, fs)
     before = string_example.frequency_errors(string_example.eigenvalues_of(params, model), true_lam, frames)
-    params, losses = string_example.train(
-        model,
-        params,
-        frames,
-        300,
-        8,
-        0.02,
-        0.05,
-        window=0,
-        clip=1.0,
-        seed=0,
-        latent=1.0,
-        log=lambda line: None,
-    )
+    recipe = string_example.Recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0)
+    params, losses = string_example.train(model, params, frames, recipe, log=lambda line: None)
     after = string_example.frequency_errors(string_example.eigenvalues_of(params, model), true_lam, frames)
     assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
     assert after < min(0.01, 0.1 * before), f"largest frequency error {before:.2%} -> {after:.2%}"
@@ -122,19 +110,52 @@ def test_load_trajectories(tmp_path):
         (dict(u=np.full((3, 5, 4), np.nan)), "u has non-finite"),
         (dict(u=np.ones((1, 5, 4)), v=None), "expected N ≥ 2"),
         (dict(fs=None), "fs missing"),
+        (dict(fs=np.array("4 kHz")), "fs missing or not a positive number"),
     ],
 )
 def test_bad_data_file_is_one_clear_line(tmp_path, arrays, message):
     path = good_file(tmp_path, **arrays)
     with pytest.raises(ValueError, match=message):
         string_example.load_trajectories(path)
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.string", f"--data={path}", "--val=1", "--steps=0", "--figure="],
+    result = run_example(f"--data={path}", "--val=1", "--steps=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--data=" in lines[0], result.stderr
+
+
+def run_example(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "examples.string", *args, "--figure="],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "--data=" in lines[0], result.stderr
+
+
+def test_saved_data_trains_through_data(tmp_path):
+    """--save_data writes what --data reads: the two meet at the same arrays."""
+    path, table = tmp_path / "plucks.npz", tmp_path / "result.json"
+    small = [
+        "--train=3",
+        "--val=1",
+        "--seconds=0.02",
+        "--points=7",
+        "--modes=3",
+        "--model_size=2",
+        "--steps=2",
+    ]
+    first = run_example(
+        "--string=nonlinear", "--simulator=dop853", f"--save_data={path}", "--model=dmd", *small
+    )
+    assert first.returncode == 0, first.stderr
+    frames, fs = string_example.load_trajectories(path)
+    assert frames.shape == (4, 80, 7, 2) and fs == 4000.0
+    second = run_example(f"--data={path}", "--model=all", f"--json={table}", *small)
+    assert second.returncode == 0, second.stderr
+    record = json.loads(table.read_text())
+    assert record["string"] == "plucks.npz" and record["n_steps"] == 80 and record["fs"] == 4000.0
+    assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var", "gru"]
+    assert all(
+        set(r) == {"model", "rel_mse", "rel_mae", "params", "train_seconds"} for r in record["results"]
+    )
