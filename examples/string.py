@@ -346,7 +346,8 @@ def make_optimizer(params, n_steps, lr, lr_dynamics, clip):
 
 
 def curriculum(n_steps_train, n_steps, window):
-    """Window length of each training step: window, 2·window, ... in equal stages, up to T."""
+    """Window length of each training step: T/2^j, ..., T/2, T in equal stages, from the shortest
+    that is at least `window` (0: T throughout)."""
     lengths = [n_steps]
     while window and lengths[0] // 2 >= window:
         lengths.insert(0, lengths[0] // 2)
