@@ -435,7 +435,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
 
     @partial(jax.jit, static_argnums=3)
     def train_step(params, opt_state, batch, length):
-        first, times, scored, consecutive = batch  # (B, W, C), (B, M), (B, M, W, C), (B, M', W, C)
+        first, times, scored, consecutive = batch  # (B, W, C), (B, M) or None, (B, M, W, C), (B, M', W, C)
 
         def loss_fn(p):
             loss = jnp.mean((model.apply({"params": p}, first, length, times) - scored) ** 2)
@@ -453,12 +453,11 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         rows = rng.choice(len(frames), size=min(recipe.batch, len(frames)), replace=False)
         offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
         n_scored = min(length, recipe.loss_frames or length)
+        times = None  # every frame scored: the models' whole output, no gather
         if n_scored < length:
             times = np.stack([np.sort(rng.choice(length, n_scored, replace=False)) for _ in rows])
-        else:
-            times = np.broadcast_to(np.arange(length), (rows.size, length))
         first = frames[rows, offsets]
-        scored = frames[rows[:, None], offsets[:, None] + times]
+        scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
         consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
         params, opt_state, loss = train_step(params, opt_state, (first, times, scored, consecutive), length)
         losses.append(float(loss))
@@ -616,7 +615,8 @@ def main(argv):
     print(f"data {data_name}: {n_train} train / {len(val_frames)} validation, {shape}")
 
     results, preds, learned, curves = [], {}, {}, {}
-    model_size = _MODEL_SIZE.value or MODEL_SIZES["random" if _INIT.value == "random" else "dmd"]
+    start_from = "random" if _INIT.value == "random" else "dmd"  # the key of RECIPES and MODEL_SIZES
+    model_size = _MODEL_SIZE.value or MODEL_SIZES[start_from]
     dmd, dmd_seconds = None, 0.0  # one least-squares fit, counted in the time of every model using it
     for name in MODELS if _MODEL.value == "all" else [_MODEL.value]:
         print(f"--- {name}")
@@ -641,7 +641,7 @@ def main(argv):
                 budget=_BUDGET,
             )
             recipe = dataclasses.replace(
-                RECIPES["random" if _INIT.value == "random" else "dmd"],
+                RECIPES[start_from],
                 batch=_BATCH.value,
                 clip=_CLIP.value,
                 seed=_SEED.value,
