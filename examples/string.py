@@ -12,7 +12,8 @@ predicts the whole trajectory from its first frame. Models (--model):
   dmd          dynamic mode decomposition: least squares, no gradient step.
   koopman      encoder -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame; the encoder
                is a Dense layer, plus an MLP with --encoder_hidden.
-  koopman_var  the same with LRUDynamicsVarying: the rollout times a complex gain MLP(|x|²).
+  koopman_var  the same with LRUDynamicsVarying: the rollout times a gain exp(MLP(|x|²)), a
+               log-magnitude and a phase (PolarGain), divided by its value at the start.
   gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
 All gradient-trained models share one loop (`train`, configured by a `Recipe`): Adam with gradient
 clipping, a separate rate for the eigenvalues, a horizon curriculum (windows of --window steps,
@@ -172,14 +173,12 @@ def load_trajectories(path):
 # ----------------------------------------------------------------------------- models
 
 
-def make_dynamics(kind, d_hidden, varying=False, **kwargs):
-    """LRUDynamics ("lru", Varying with an MLP gain) or DiscreteModalDynamics ("discrete")."""
+def make_dynamics(kind, d_hidden, gain=None, **kwargs):
+    """LRUDynamics ("lru"; LRUDynamicsVarying with a `gain` model) or DiscreteModalDynamics ("discrete")."""
     if kind == "lru":
         fields = dict(r_min=0.99, r_max=0.9999, max_phase=np.pi, clip_eigs=True, prepend_ones=True)
-        if varying:
-            return rec.LRUDynamicsVarying(
-                d_hidden=d_hidden, model=MLP([64, 64, 2 * d_hidden], parent=None), **fields, **kwargs
-            )
+        if gain is not None:
+            return rec.LRUDynamicsVarying(d_hidden=d_hidden, model=gain, **fields, **kwargs)
         return rec.LRUDynamics(d_hidden=d_hidden, **fields, **kwargs)
     return rec.DiscreteModalDynamics(
         d_hidden=d_hidden,
@@ -193,13 +192,39 @@ def make_dynamics(kind, d_hidden, varying=False, **kwargs):
     )
 
 
+class PolarGain(nn.Module):
+    """Koopman_var's gain: |x|² (..., D) -> exp(log_gain(|x|²)), as the (..., 2D) real and imaginary parts
+    `recurrent.modulate` expects. log_gain = MLP(|x|² / scale) is a log-magnitude and a phase, the
+    polar form LRU gives its eigenvalues: the pitch glide turns a mode by many radians, a phase
+    about linear in |x|², which real and imaginary parts would have to follow through cos and sin.
+    Its last layer starts at zero, so the gain starts at exactly 1."""
+
+    d_hidden: int  # D
+    hidden: tuple = (64, 64)  # widths of the MLP's hidden layers
+    scale: float = 1.0  # typical |x|²
+
+    def setup(self):
+        self.mlp = MLP(list(self.hidden))
+        self.out = nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros)
+
+    def log_gain(self, power):
+        """(..., D) |x|² -> (..., D) complex: log-magnitude + i phase."""
+        z = self.out(nn.selu(self.mlp(power / self.scale)))
+        return jax.lax.complex(z[..., : self.d_hidden], z[..., self.d_hidden :])
+
+    def __call__(self, power):
+        gain = jnp.exp(self.log_gain(power))
+        return jnp.concatenate([gain.real, gain.imag], axis=-1)
+
+
 class KoopmanString(nn.Module):
     """First frame (W, C) -> encoder -> x0 (D,) complex -> modal rollout -> decoder -> (T, W, C)."""
 
     d_hidden: int  # D, complex modal state size
     dynamics: str  # "lru" or "discrete"
     features: int  # W·C, values per frame
-    varying: bool = False  # LRUDynamicsVarying instead of LRUDynamics
+    varying: bool = False  # Koopman_var: LRUDynamicsVarying with a PolarGain, relative to the start
+    power_scale: float = 1.0  # Koopman_var: the typical |x|², by which the PolarGain divides its input
     encoder_hidden: int = 0  # > 0: encoder = Dense + an MLP of this width, its output zero at init
 
     def setup(self):
@@ -212,7 +237,8 @@ class KoopmanString(nn.Module):
                     nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros),
                 ]
             )
-        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.varying, name="dynamics")
+        self.gain = PolarGain(self.d_hidden, scale=self.power_scale) if self.varying else None
+        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.gain, name="dynamics")
         self.decoder = nn.Dense(self.features)
 
     def encode(self, frames):
@@ -227,8 +253,16 @@ class KoopmanString(nn.Module):
         return rearrange(y, "... (w c) -> ... w c", w=width)
 
     def __call__(self, first_frame, n_steps, times=None):
-        """First frame (W, C) -> frames (T, W, C), or (M, W, C) at steps `times` (M,) only."""
-        x = self.modal(self.encode(first_frame), n_steps)
+        """First frame (W, C) -> frames (T, W, C), or (M, W, C) at steps `times` (M,) only.
+
+        Koopman_var divides its rollout by the gain at the start, x_k = λ^k x0 g(|x_k|²) / g(|x0|²),
+        so the phase the gain adds is what a mode has gained since the pluck, as the string's glide
+        is, and x_0 = x0, the encoding.
+        """
+        x0 = self.encode(first_frame)
+        x = self.modal(x0, n_steps)
+        if self.varying:
+            x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
         return self.decode(x if times is None else x[times], first_frame.shape[0])
 
     def latent_loss(self, frames):
@@ -306,9 +340,8 @@ def init_params(name, model, frames, init, seed, dmd=None):
     """Parameters of a model: its own initialisers, then DMD for the modal models as --init says.
 
     dmd_eigs writes the DMD eigenvalues with set_eigenvalues; dmd (and the dmd model) also the DMD
-    encoder and decoder. Koopman_var's gain MLP starts at exactly 1 (zero last kernel, bias 1 + 0i),
-    so it starts as the linear model it modulates. `dmd`: dmd_parameters of these frames, if
-    already computed.
+    encoder and decoder. Koopman_var's gain starts at exactly 1 (PolarGain), so it starts as the
+    linear model it modulates. `dmd`: dmd_parameters of these frames, if already computed.
     """
     params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2, None)["params"]
     if not uses_dmd(name, init):
@@ -316,15 +349,9 @@ def init_params(name, model, frames, init, seed, dmd=None):
     params = jax.tree.map(np.asarray, params)
     dmd = dmd or dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), model.d_hidden)
     lam, encoder, decoder = dmd
-    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.varying)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}
-    if model.varying:
-        gain = dict(params["dynamics"]["model"])
-        last = sorted(gain, key=lambda layer: int(layer.split("_")[-1]))[-1]
-        bias = np.concatenate([np.ones(model.d_hidden), np.zeros(model.d_hidden)])
-        gain[last] = {"kernel": 0 * gain[last]["kernel"], "bias": bias}
-        params["dynamics"] = {**params["dynamics"], "model": gain}
     if init == "dmd" or name == "dmd":
         params["encoder"] = {
             "kernel": np.concatenate([encoder.real, encoder.imag]).T,
@@ -337,9 +364,16 @@ def init_params(name, model, frames, init, seed, dmd=None):
     return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
 
 
+def with_power_scale(model, params, frames):
+    """Koopman_var with its PolarGain's input scale set to the mean |x0|² of the encoded first frames
+    of frames (B, T, W, C): inputs of order 1 to the gain's MLP, whatever the encoder's scale."""
+    x0 = model.apply({"params": params}, frames[:, 0], method=lambda module, first: module.encode(first))
+    return model.clone(power_scale=float(jnp.mean(jnp.abs(x0) ** 2)))
+
+
 def eigenvalues_of(params, model):
     """The learned λ (D,) of a modal model's parameters."""
-    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.varying)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden)
     return np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))
 
 
@@ -629,6 +663,8 @@ def main(argv):
             dmd_seconds = time.perf_counter() - tic
         tic = time.perf_counter()
         params = init_params(name, model, train_frames, _INIT.value, _SEED.value, dmd)
+        if name == "koopman_var":
+            model = with_power_scale(model, params, train_frames)
         seconds = time.perf_counter() - tic + (dmd_seconds if uses_dmd(name, _INIT.value) else 0.0)
         if name != "dmd":
             given = dict(

@@ -15,12 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import LINEAR_CLASSES, make_modal
 
+import recurrent as rec
 from examples import string_physics as physics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +31,10 @@ string_example = importlib.util.module_from_spec(spec)  # not `import string`: t
 spec.loader.exec_module(string_example)
 
 N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
+
+
+def relative(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 @pytest.mark.parametrize("cls", LINEAR_CLASSES)
@@ -54,6 +60,51 @@ def test_modal_models_reproduce_the_string(cls, x64_run, tolerance, request):
     assert error <= tolerance, f"relative error {error:.2e} > {tolerance:.0e}"
 
 
+class LinearPhase(nn.Module):
+    """A gain model of |x|² (T, D): exp(−i W |x|²), as the real and imaginary parts modulate expects."""
+
+    weights: np.ndarray  # W (D, D)
+
+    def __call__(self, power):
+        phase = -power @ jnp.asarray(self.weights).T
+        return jnp.concatenate([jnp.cos(phase), jnp.sin(phase)], axis=-1)
+
+
+def test_a_phase_linear_in_power_relative_to_the_start_follows_the_glide(x64):
+    """The form Koopman_var is given: LRUDynamicsVarying with a gain of phase linear in |x|², divided by
+    the gain at the start, follows the tension-modulated string, which the linear rollout cannot.
+
+    First-order perturbation theory: mode n's frequency rises by δω_n = Σ_m κ_nm a_m², with
+    a_m = a_m(0) e^{−σ_m t} the amplitudes and κ_nm = α k_n² k_m² / 4ω_n (3α k_n⁴ / 8ω_n for m = n, the
+    Duffing backbone), so its phase gains Σ_m (κ_nm / 2σ_m) (a_m(0)² − a_m(t)²). The reference is the
+    float64 simulator, which shares no code or approximation with this.
+    """
+    fs, n_steps, n_modes = 4000.0, 4000, 17  # modes 18 and up are above fs / 2, arg λ would be < 0
+    k, omega, sigma = physics.string_modes(n_modes)
+    kappa = physics.TENSION_MODULATION * np.outer(k**2, k**2) / (4 * omega[:, None])
+    kappa[np.diag_indices(n_modes)] *= 1.5
+    weights = kappa / (2 * sigma)
+    peak = physics.NONLINEAR_AMPLITUDE[0]
+    q0 = physics.pluck(0.3 * physics.LENGTH, 0.05 * physics.LENGTH, n_modes, peak)
+    reference = physics.simulate_modal(q0, n_steps, fs)[0]  # (T, N) modal displacements
+
+    damped = np.sqrt(omega**2 - sigma**2)
+    x0 = jnp.asarray(q0 * (1 - 1j * sigma / damped))  # x_k = λ^k x0 is the linear string, Re x = q
+    gain = LinearPhase(weights)
+    module = make_modal(
+        rec.LRUDynamicsVarying, n_modes, prepend_ones=True, param_dtype=jnp.float64, model=gain
+    )
+    variables = module.init(jax.random.key(0), x0, 2)
+    _, variables = module.apply(
+        variables, physics.discrete_eigenvalues(n_modes, fs), method="set_eigenvalues", mutable=["params"]
+    )
+    start = np.split(np.asarray(gain.apply({}, jnp.abs(x0) ** 2)), 2)  # the gain at k = 0
+    glide = np.asarray(module.apply(variables, x0, n_steps)) / (start[0] + 1j * start[1])
+    linear = physics.simulate_modal(q0, n_steps, fs, alpha=0.0)[0]
+    assert relative(linear, reference) >= 0.3  # the glide matters at this amplitude
+    assert relative(glide.real, reference) <= 2e-3
+
+
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
 @pytest.mark.parametrize("string, loss_frames", [("linear", 0), ("nonlinear", 0), ("nonlinear", 30)])
 def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
@@ -62,11 +113,34 @@ def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
     model = string_example.make_model(name, 4, "lru", 14)
     params = string_example.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=0)
+    if name == "koopman_var":
+        model = string_example.with_power_scale(model, params, frames)
     steps = 150 if loss_frames else 60  # a subset of the frames is a noisier estimate of the loss
     recipe = string_example.Recipe(steps=steps, batch=4, lr=0.03, clip=1.0, loss_frames=loss_frames)
     losses = string_example.train(model, params, frames, recipe, log=lambda line: None).losses
     assert np.all(np.isfinite(losses))
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
+
+
+def test_koopman_var_gain_is_relative_to_the_start():
+    """Koopman_var's first frame is the decoded encoding whatever its gain, which acts later on; with
+    the gain's initial parameters it is Koopman with the same encoder, eigenvalues and decoder."""
+    first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
+    model = string_example.make_model("koopman_var", 4, "lru", 14)
+    params = model.init(jax.random.key(0), first, 2, None)["params"]
+    linear = string_example.make_model("koopman", 4, "lru", 14)
+    linear_params = {key: value for key, value in params.items() if key != "gain"}
+    same = np.asarray(linear.apply({"params": linear_params}, first, 30, None))
+    np.testing.assert_allclose(model.apply({"params": params}, first, 30, None), same, rtol=1e-6, atol=1e-6)
+
+    out = params["gain"]["out"]  # zero at the start: a gain of 1
+    keys = jax.random.split(jax.random.key(1))
+    params["gain"]["out"] = {
+        name: jax.random.normal(key, out[name].shape) for name, key in zip(out, keys, strict=True)
+    }
+    varying = np.asarray(model.apply({"params": params}, first, 30, None))
+    np.testing.assert_allclose(varying[:, 0], same[:, 0], rtol=1e-5, atol=1e-5)
+    assert np.min(np.abs(varying[:, 1:] - same[:, 1:]).max(axis=(2, 3))) > 1e-2
 
 
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
