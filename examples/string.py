@@ -197,7 +197,9 @@ class PolarGain(nn.Module):
     `recurrent.modulate` expects. log_gain = MLP(|x|² / scale) is a log-magnitude and a phase, the
     polar form LRU gives its eigenvalues: the pitch glide turns a mode by many radians, a phase
     about linear in |x|², which real and imaginary parts would have to follow through cos and sin.
-    Its last layer starts at zero, so the gain starts at exactly 1."""
+    The log-magnitude is bounded to (−1, 1) by tanh: the decay is the eigenvalues', and a few
+    full-rate Adam steps on the last layer, which starts at zero (a gain of exactly 1), would
+    otherwise overflow exp."""
 
     d_hidden: int  # D
     hidden: tuple = (64, 64)  # widths of the MLP's hidden layers
@@ -208,9 +210,9 @@ class PolarGain(nn.Module):
         self.out = nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros)
 
     def log_gain(self, power):
-        """(..., D) |x|² -> (..., D) complex: log-magnitude + i phase."""
+        """(..., D) |x|² -> (..., D) complex: log-magnitude in (−1, 1) + i phase."""
         z = self.out(nn.selu(self.mlp(power / self.scale)))
-        return jax.lax.complex(z[..., : self.d_hidden], z[..., self.d_hidden :])
+        return jax.lax.complex(jnp.tanh(z[..., : self.d_hidden]), z[..., self.d_hidden :])
 
     def __call__(self, power):
         gain = jnp.exp(self.log_gain(power))

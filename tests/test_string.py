@@ -142,6 +142,10 @@ def test_koopman_var_gain_is_relative_to_the_start():
     np.testing.assert_allclose(varying[:, 0], same[:, 0], rtol=1e-5, atol=1e-5)
     assert np.min(np.abs(varying[:, 1:] - same[:, 1:]).max(axis=(2, 3))) > 1e-2
 
+    # A gain far from 1, as a few full-rate Adam steps on its zero layer make one: finite output.
+    params["gain"]["out"] = jax.tree.map(lambda p: 1e3 * p, params["gain"]["out"])
+    assert np.all(np.isfinite(model.apply({"params": params}, first, 4000, None)))
+
 
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
 def test_scored_steps_are_those_of_the_whole_rollout(name):
