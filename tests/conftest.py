@@ -1,7 +1,8 @@
-"""Shared fixtures: model factories and the float64 switch."""
+"""Shared fixtures: model factories, the float64 switch and the relative error."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -22,6 +23,11 @@ MODAL_CLASSES = [
     rec.DiscreteModalDynamicsAngleMag,
 ]
 LINEAR_CLASSES = [rec.LRUDynamics, rec.DiscreteModalDynamics, rec.DiscreteModalDynamicsAngleMag]
+
+
+def relative(a, b):
+    """‖a − b‖ / ‖b‖ over all entries."""
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def make_modal(cls, d_hidden=8, prepend_ones=False, clip=False, param_dtype=jnp.float32, **overrides):

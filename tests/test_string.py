@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import LINEAR_CLASSES, make_modal
+from conftest import LINEAR_CLASSES, make_modal, relative
 
 import recurrent as rec
 from examples import string_physics as physics
@@ -31,10 +31,6 @@ string_example = importlib.util.module_from_spec(spec)  # not `import string`: t
 spec.loader.exec_module(string_example)
 
 N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
-
-
-def relative(a, b):
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 @pytest.mark.parametrize("cls", LINEAR_CLASSES)
@@ -56,7 +52,7 @@ def test_modal_models_reproduce_the_string(cls, x64_run, tolerance, request):
     states = np.asarray(module.apply(variables, x0, N_STEPS))  # (T, N) complex
     shapes = np.sin(np.outer(np.linspace(0, physics.LENGTH, N_POINTS), k))  # (W, N)
     u = states.real.astype(np.float64) @ shapes.T
-    error = np.linalg.norm(u - reference) / np.linalg.norm(reference)
+    error = relative(u, reference)
     assert error <= tolerance, f"relative error {error:.2e} > {tolerance:.0e}"
 
 

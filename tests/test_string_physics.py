@@ -2,15 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import relative
 from scipy.integrate import solve_ivp
 
 from examples import string_physics as physics
 
 N_MODES, FS = 25, 4000.0
-
-
-def relative(a, b):
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
 def strong_pluck():
