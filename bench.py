@@ -6,18 +6,22 @@ Methods, all computing out[b, k] = λ^(k+1) x0[b] for shared λ (D,) and x0 (B, 
   spec     the spec's jnp.repeat + lax.associative_scan (re-implemented here as the baseline)
   scan     lax.scan, one multiply per step
   closed   the closed form exp(k log λ)
-  project  recurrent.BatchedDiscreteModalDynamics, i.e. recurrent.modal_rollout
+  vjp      the project's previous rollout: the same forward, with a hand-written backward (a
+           jax.custom_vjp, reverse mode only); the reference the project's backward is held to
+  project  recurrent.BatchedDiscreteModalDynamics, i.e. recurrent.modal_rollout (every AD mode)
   floor    XLA broadcasting x0 into an output of the same shape: the memory-bound floor of the
            forward; and summing an array of the cotangent's size over T, reading it once: the floor
            of forward+backward, which must read the cotangent
 For each: compile seconds (forward+backward), forward ms and forward+backward ms (median of
 --repeats; backward is the VJP of a fixed cotangent for λ and x0), output GB/s, fraction of the
-floor's forward time, forward+backward's fraction of its own floor, speedup over the spec, and max
+floor's forward time, forward+backward's fraction of its own floor, speedup over the spec,
+forward+backward over the hand-written VJP's (the target is ≤ 1.1 for the project), and max
 abs error against float64 NumPy for the same λ and x0. A Varying model and a GRU DeepRNN are timed
 as context. The ratios depend on the machine (its memory speed above all): the header names it.
 """
 
 import json
+import math
 import os
 import platform
 import time
@@ -28,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+from einops import rearrange
 
 import recurrent as rec
 from mlp import MLP
@@ -57,6 +62,43 @@ def scan_rollout(lam, x0, n_steps):
 def closed_rollout(lam, x0, n_steps):
     k = jnp.arange(1, n_steps + 1, dtype=lam.real.dtype)[:, None]
     return jnp.exp(k * jnp.log(lam)) * x0
+
+
+def _vjp_factors(lam, n_steps):
+    """outer (M, D) = λ^(mL + 1), inner (L, D) = λ^l, L = ⌈√T⌉: the previous split of the powers."""
+    chunk = math.isqrt(max(n_steps - 1, 0)) + 1
+    inner = rec._powers(lam, jnp.ones_like(lam), chunk)
+    return rec._powers(inner[-1] * lam, lam, -(-n_steps // chunk)), inner
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def vjp_rollout(lam, x0, n_steps):
+    """The previous recurrent.modal_rollout (offset 1): reverse mode only, backward by hand."""
+    return rec._expand(*_vjp_factors(lam, n_steps), x0, n_steps)
+
+
+def _vjp_rollout_fwd(lam, x0, n_steps):
+    factors, d_factors = jax.jvp(lambda v: _vjp_factors(v, n_steps), (lam,), (jnp.ones_like(lam),))
+    return rec._expand(*factors, x0, n_steps), (factors, d_factors, x0)
+
+
+def _vjp_rollout_bwd(n_steps, residuals, cotangent):
+    """x0 gets Σ_k P_k g_k, λ gets x0 Σ_k P'_k g_k: both sums over m in one variadic reduction."""
+    (outer, inner), (d_outer, d_inner), x0 = residuals
+    n_chunks, chunk = outer.shape[0], inner.shape[0]
+    g = jnp.pad(cotangent, ((0, n_chunks * chunk - n_steps), (0, 0)))
+    g = rearrange(g, "(m l) d -> m l d", l=chunk)
+    zero = jnp.zeros((), g.dtype)
+    total, d_total = jax.lax.reduce(
+        (outer[:, None, :] * g, d_outer[:, None, :] * g),
+        (zero, zero),
+        lambda a, b: (a[0] + b[0], a[1] + b[1]),
+        (0,),
+    )  # (L, D) each
+    return x0 * jnp.sum(inner * d_total + d_inner * total, axis=0), jnp.sum(inner * total, axis=0)
+
+
+vjp_rollout.defvjp(_vjp_rollout_fwd, _vjp_rollout_bwd)
 
 
 def project_rollout(real_imag, x0s, n_steps, d_hidden):
@@ -148,6 +190,7 @@ def bench_size(batch, n_steps, d, dtype):
         "spec": partial(batched(spec_rollout), n_steps=n_steps),
         "scan": partial(batched(scan_rollout), n_steps=n_steps),
         "closed": partial(batched(closed_rollout), n_steps=n_steps),
+        "vjp": partial(batched(vjp_rollout), n_steps=n_steps),
         "project": partial(project_rollout, n_steps=n_steps, d_hidden=d),
         "floor": partial(floor_fill, n_steps=n_steps),
     }
@@ -164,6 +207,7 @@ def bench_size(batch, n_steps, d, dtype):
         if name != "floor":
             row["speedup_forward"] = rows["spec"]["forward_ms"] / row["forward_ms"]
             row["speedup_forward_backward"] = rows["spec"]["forward_backward_ms"] / row["forward_backward_ms"]
+            row["forward_backward_of_vjp"] = row["forward_backward_ms"] / rows["vjp"]["forward_backward_ms"]
     return rows
 
 
@@ -205,6 +249,7 @@ COLUMNS = [  # header, key, format
     ("f+b of flr", "fb_floor_fraction", ".2f"),
     ("fwd x spec", "speedup_forward", ".2f"),
     ("f+b x spec", "speedup_forward_backward", ".2f"),
+    ("f+b / vjp", "forward_backward_of_vjp", ".2f"),
     ("max abs err", "max_abs_error", ".1e"),
 ]
 

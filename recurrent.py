@@ -19,7 +19,10 @@ so the eigenvalues a user reads are exactly those the rollout uses; `set_eigenva
 `get_eigenvalues()` returns λ for every λ the parameterisation can represent, and raises a
 ValueError naming the entries it cannot. Complex dtypes follow the real parameters
 (`param_dtype`): float32 -> complex64, float64 (with jax_enable_x64) -> complex128.
-Gradients are reverse mode (grad, vjp, jacrev): the rollout's backward is hand-written.
+Every JAX differentiation transform composes with every model (grad, jvp, jacfwd, jacrev, hessian,
+linearize), to any order: the rollout's tangent rule is written so that its transpose reads the
+cotangent once. The exception is clip=True on the discrete forms: magic_clamp's gradient depends
+on the cotangent's sign, so it has reverse mode only.
 
 Notation:
     T  time steps (n_steps)          D  complex state size (d_hidden)
@@ -45,6 +48,8 @@ from clamp import magic_clamp
 
 LRU_CLIP = 1e-5  # with clip_eigs, LRUDynamics keeps |λ| ≤ exp(-LRU_CLIP)
 MIN_RADIUS = 1e-8  # with clip, |λ| is clamped to [MIN_RADIUS, 1]
+# XLA on CPU splits a sum over an axis longer than this into an unfused multiply and a reduce-window.
+CPU_SUM_LIMIT = 32
 
 
 # ----------------------------------------------------------------------------- initialisers
@@ -146,20 +151,30 @@ def _powers(base, start, length):
     return jax.lax.scan(step, start, length=length, unroll=4)[1]
 
 
+def _chunks(n_steps):
+    """(M1, M2, L): T ≤ M1·M2·L, L ≈ √T, M2 ≤ CPU_SUM_LIMIT.
+
+    The backward sums over the M = M1·M2 chunks; split in two axes of at most CPU_SUM_LIMIT, that
+    sum stays one fused loop on CPU (see CPU_SUM_LIMIT).
+    """
+    root = math.isqrt(max(n_steps - 1, 0)) + 1
+    m2 = min(root, CPU_SUM_LIMIT)
+    m1 = -(-root // m2)
+    return m1, m2, max(-(-n_steps // (m1 * m2)), 1)
+
+
 def _factors(eigenvalues, n_steps, offset):
     """outer (M, D) = λ^(mL + offset) and inner (L, D) = λ^l, with L ≈ √T and M·L ≥ T."""
-    chunk = math.isqrt(max(n_steps - 1, 0)) + 1  # L
-    n_chunks = -(-n_steps // chunk)  # M
+    m1, m2, chunk = _chunks(n_steps)
     inner = _powers(eigenvalues, jnp.ones_like(eigenvalues), chunk)
     first = eigenvalues if offset else jnp.ones_like(eigenvalues)
-    return _powers(inner[-1] * eigenvalues, first, n_chunks), inner
+    return _powers(inner[-1] * eigenvalues, first, m1 * m2), inner
 
 
 def modal_rollout(eigenvalues, x0, n_steps, offset):
     """Rows λ**(k + offset) ⊙ x0 for k = 0 .. n_steps-1: (T, D), from λ (D,) and x0 (D,).
 
-    Differentiable in reverse mode (grad, vjp) to any order; forward mode (jvp, jacfwd) is not
-    supported, as for every jax.custom_vjp function.
+    Differentiable in every mode and to any order (grad, jvp, jacfwd, jacrev, hessian, linearize).
     """
     steps = _check_steps(n_steps)
     if isinstance(offset, bool) or offset not in (0, 1):
@@ -169,8 +184,9 @@ def modal_rollout(eigenvalues, x0, n_steps, offset):
 
 
 # λ^(mL + l) = λ^(mL) λ^l, L ≈ √T: two √T-step scans and one fused outer product write the output once
-# at memory speed on any backend; the hand-written backward reads the cotangent once (_rollout_bwd).
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+# at memory speed on any backend. The tangent rule is written so that JAX's transpose of it, the
+# backward of reverse mode, reads the cotangent once (_rollout_jvp).
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _rollout(eigenvalues, x0, n_steps, offset):
     return _expand(*_factors(eigenvalues, n_steps, offset), x0, n_steps)
 
@@ -180,36 +196,22 @@ def _expand(outer, inner, x0, n_steps):
     return rearrange(grid, "m l d -> (m l) d")[:n_steps] * x0
 
 
-def _rollout_fwd(eigenvalues, x0, n_steps, offset):
-    """The factors and their derivatives in λ, from one pass of the scans."""
-    factors, d_factors = jax.jvp(
+@_rollout.defjvp
+def _rollout_jvp(n_steps, offset, primals, tangents):
+    """With P_k = λ^(k + offset) = outer_m inner_l (k = mL + l), the tangent is
+    P_k dx0 + P'_k x0 dλ = Σ_j F[m, j] G[l, j]: F = (outer, outer'), G = (inner dx0 + inner' x0 dλ,
+    inner x0 dλ). Its transpose is one sum over m of F ⊙ cotangent: one read of the cotangent."""
+    eigenvalues, x0 = primals
+    d_eigenvalues, d_x0 = tangents
+    (outer, inner), (d_outer, d_inner) = jax.jvp(
         lambda lam: _factors(lam, n_steps, offset), (eigenvalues,), (jnp.ones_like(eigenvalues),)
     )
-    return _expand(*factors, x0, n_steps), (factors, d_factors, x0)
-
-
-def _rollout_bwd(n_steps, offset, residuals, cotangent):
-    """With g = cotangent and P_k = λ^(k + offset) = outer_m inner_l (k = mL + l):
-    x0 gets Σ_k P_k g_k and λ gets x0 Σ_k P'_k g_k, P'_k = outer'_m inner_l + outer_m inner'_l."""
-    (outer, inner), (d_outer, d_inner), x0 = residuals
-    n_chunks, chunk = outer.shape[0], inner.shape[0]
-    g = jnp.pad(cotangent, ((0, n_chunks * chunk - n_steps), (0, 0)))
-    g = rearrange(g, "(m l) d -> m l d", l=chunk)
-    # One pass over g for both sums over m. A variadic reduce also stays one fused loop on CPU,
-    # where XLA splits a long plain sum into a separate multiply and reduce-window.
-    zero = jnp.zeros((), g.dtype)
-    total, d_total = jax.lax.reduce(
-        (outer[:, None, :] * g, d_outer[:, None, :] * g),
-        (zero, zero),
-        lambda a, b: (a[0] + b[0], a[1] + b[1]),
-        (0,),
-    )  # (L, D) each
-    x0_bar = jnp.sum(inner * total, axis=0)
-    eigenvalues_bar = x0 * jnp.sum(inner * d_total + d_inner * total, axis=0)
-    return eigenvalues_bar, x0_bar
-
-
-_rollout.defvjp(_rollout_fwd, _rollout_bwd)
+    m1, m2, _ = _chunks(n_steps)
+    f = rearrange(jnp.stack([outer, d_outer], axis=-1), "(a b) d j -> a b 1 d j", a=m1, b=m2)
+    drift = x0 * d_eigenvalues
+    g = jnp.stack([inner * d_x0 + d_inner * drift, inner * drift], axis=-1)  # (L, D, 2)
+    tangent = jnp.sum(f * g, axis=-1)  # (M1, M2, L, D)
+    return _expand(outer, inner, x0, n_steps), rearrange(tangent, "a b l d -> (a b l) d")[:n_steps]
 
 
 # ----------------------------------------------------------------------------- argument checks

@@ -31,12 +31,12 @@ def relative(a, b):
 
 
 def make_modal(cls, d_hidden=8, prepend_ones=False, clip=False, param_dtype=jnp.float32, **overrides):
-    """An instance of any modal class with sensible stable hyper-parameters."""
+    """An instance of any modal class (or its Batched form) with sensible stable hyper-parameters."""
     if issubclass(cls, rec.LRUDynamics):
         kwargs = dict(r_min=0.9, r_max=0.999, max_phase=jnp.pi, clip_eigs=clip)
     else:
         kwargs = dict(clip=clip, r_min=0.5, r_max=0.999, min_phase=0.0, max_phase=jnp.pi)
-    if cls in (rec.LRUDynamicsVarying, rec.DiscreteModalDynamicsVarying):
+    if issubclass(cls, (rec.LRUDynamicsVarying, rec.DiscreteModalDynamicsVarying)):
         kwargs["model"] = MLP([16, 2 * d_hidden], param_dtype=param_dtype)
     kwargs.update(overrides)
     return cls(d_hidden=d_hidden, prepend_ones=prepend_ones, param_dtype=param_dtype, **kwargs)

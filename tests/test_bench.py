@@ -27,6 +27,7 @@ def test_methods_match_numpy(n_steps):
         "spec": bench.batched(bench.spec_rollout),
         "scan": bench.batched(bench.scan_rollout),
         "closed": bench.batched(bench.closed_rollout),
+        "vjp": bench.batched(bench.vjp_rollout),
         "project": lambda r, x, n: bench.project_rollout(r, x, n, 8),
     }
     # The closed form's phase k·arg λ carries float32 rounding of k·π: the loosest method.

@@ -21,7 +21,7 @@ def test_default_run_passes():
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     rows = [line for line in lines if " PASS " in line or " FAIL " in line]
-    assert len(rows) == 7 and lines[-1] == "7 passed, 0 failed"  # shapes ... sharding, all run
+    assert len(rows) == 8 and lines[-1] == "8 passed, 0 failed"  # shapes ... sharding, all run
     assert lines[0].startswith("jax ") and "backend cpu" in lines[1] and "dtype float32" in lines[2]
     assert lines[3].startswith("matmul precision") and "run at 'highest'" in lines[3]
     assert all(" PASS " in row for row in rows)
