@@ -183,6 +183,25 @@ def modal_rollout(eigenvalues, x0, n_steps, offset):
     return _rollout(jnp.asarray(eigenvalues, dtype), jnp.asarray(x0, dtype), steps, offset)
 
 
+def rollout_factors(eigenvalues, n_steps, offset):
+    """The factors modal_rollout builds its rows from: outer (M, D) and inner (L, D), row k =
+    outer[k // L] · inner[k % L] · x0. With rollout_block, for streaming."""
+    dtype = jnp.result_type(eigenvalues, jnp.complex64)
+    return _factors(jnp.asarray(eigenvalues, dtype), _check_steps(n_steps), offset)
+
+
+def rollout_block(factors, x0, start, length):
+    """Rows start .. start+length-1 of the rollout whose rollout_factors are `factors`: (length, D).
+
+    For streaming (an audio callback asking for blocks): computed from the whole rollout's factors,
+    a stream of blocks equals the one-shot rollout, where a state λ^k x0 carried from block to block
+    would round once per block; the state carried is (x0, start). `start` may be traced.
+    """
+    outer, inner = factors
+    k = start + jnp.arange(length)
+    return outer[k // inner.shape[0]] * inner[k % inner.shape[0]] * x0
+
+
 # λ^(mL + l) = λ^(mL) λ^l, L ≈ √T: two √T-step scans and one fused outer product write the output once
 # at memory speed on any backend. The tangent rule is written so that JAX's transpose of it, the
 # backward of reverse mode, reads the cotangent once (_rollout_jvp).

@@ -1,4 +1,4 @@
-"""The physics of the string examples: a stiff, lossy string, linear or tension-modulated.
+"""The physics of the string example: a stiff, lossy string, linear or tension-modulated.
 
 Linear (Bilbao, Numerical Sound Synthesis, 2009, ch. 7), fixed at both ends:
 
@@ -14,70 +14,108 @@ mode gets an extra restoring force
 
 every mode's pitch rises with the total amplitude and glides down as the note decays.
 
+Two strings: the paper's nylon B string (NYLON_B, from its authors' FTM parameters) and a steel A2
+string (STEEL_A2), whose milder plucks the example used before.
+
 Both are integrated in float64 with the linear part exact (a 2×2 matrix exponential per mode) and
 the nonlinear force by Lawson's integrating-factor Runge-Kutta 4 (`substeps` steps per sample);
 with α = 0 this is the exact linear solution. Frames are displacement u and velocity v on W grid
 points: (T, W, C=2).
 """
 
+import dataclasses
+
 import numpy as np
 import scipy.linalg
 from scipy.integrate import solve_ivp
 
-# A steel guitar string tuned to A2: a 650 mm scale length, textbook E and ρ of steel, a 0.5 mm
-# solid core (inharmonicity B = (κπ / cL)² ≈ 4.5e-4). σ0 and σ1 are chosen for T60 = 6 ln 10 / σ
-# ≈ 7 s at the fundamental and ≈ 1.3 s near 2 kHz, plausible for such a string.
-LENGTH = 0.65  # m
-F0 = 110.0  # Hz, fundamental of the ideal string: c = 2 L F0
-RADIUS = 2.5e-4  # m
-YOUNG = 2.0e11  # Pa
-DENSITY = 7850.0  # kg/m³
-SIGMA0 = 1.94  # 1/s
-SIGMA1 = 1.27e-3  # m²/s
-WAVE_SPEED = 2 * LENGTH * F0  # c, m/s
-STIFFNESS = RADIUS / 2 * np.sqrt(YOUNG / DENSITY)  # κ = sqrt(E I / (ρ A)) for a solid round core, m²/s
-TENSION_MODULATION = YOUNG / (4 * DENSITY)  # α, m²/s²
-# Peak displacement of the nonlinear plucks, m: at 0.5–1.5 mm the pitch of this string rises by
-# about 0.2–5 %, depending on the pluck's width, and glides down as the note decays.
-NONLINEAR_AMPLITUDE = (0.5e-3, 1.5e-3)
+
+@dataclasses.dataclass(frozen=True)
+class String:
+    """A stiff, lossy string: the coefficients of the equation in the module docstring."""
+
+    length: float  # L, m
+    wave_speed: float  # c = sqrt(T0 / ρA), m/s
+    stiffness: float  # κ = sqrt(E I / ρA), m²/s
+    sigma0: float  # σ0, 1/s
+    sigma1: float  # σ1, m²/s
+    tension_modulation: float  # α = E / 4ρ, m²/s²
+
+    @classmethod
+    def from_ftm(cls, area, inertia, density, young, d1, d3, tension, length):
+        """From the FTM solver's parameters (Trautmann & Rabenstein): ρA u_tt + E I u_xxxx − T0 u_xx
+        + d1 u_t − d3 u_txx = 0, so c² = T0/ρA, κ² = EI/ρA, σ0 = d1/2ρA, σ1 = d3/2ρA; α = E/4ρ."""
+        mass = density * area  # ρA, kg/m
+        return cls(
+            length=length,
+            wave_speed=float(np.sqrt(tension / mass)),
+            stiffness=float(np.sqrt(young * inertia / mass)),
+            sigma0=d1 / (2 * mass),
+            sigma1=d3 / (2 * mass),
+            tension_modulation=young / (4 * density),
+        )
 
 
-def string_modes(n_modes):
+# The paper's string (its authors' FTM solver configuration): a nylon guitar B string, 247 Hz.
+NYLON_B = String.from_ftm(
+    area=0.5188e-6,
+    inertia=0.141e-12,
+    density=1140.0,
+    young=5.4e9,
+    d1=8e-5,
+    d3=1.4e-5,
+    tension=60.97,
+    length=0.65,
+)
+# A steel string tuned to A2: a 650 mm scale length, textbook E and ρ of steel, a 0.5 mm solid core
+# (inharmonicity B = (κπ / cL)² ≈ 4.5e-4); σ0 and σ1 give T60 = 6 ln 10 / σ ≈ 7 s at the fundamental
+# and ≈ 1.3 s near 2 kHz. At 0.5–1.5 mm its pitch rises by about 0.2–5 %: milder than the paper's.
+STEEL_A2 = String(
+    length=0.65,
+    wave_speed=2 * 0.65 * 110.0,
+    stiffness=float(2.5e-4 / 2 * np.sqrt(2.0e11 / 7850.0)),
+    sigma0=1.94,
+    sigma1=1.27e-3,
+    tension_modulation=2.0e11 / (4 * 7850.0),
+)
+
+
+def string_modes(string, n_modes):
     """Wavenumbers k_n, angular frequencies ω_n and decay rates σ_n of modes n = 1..N."""
-    k = np.arange(1, n_modes + 1) * np.pi / LENGTH
-    omega = np.sqrt(WAVE_SPEED**2 * k**2 + STIFFNESS**2 * k**4)
-    return k, omega, SIGMA0 + SIGMA1 * k**2
+    k = np.arange(1, n_modes + 1) * np.pi / string.length
+    omega = np.sqrt(string.wave_speed**2 * k**2 + string.stiffness**2 * k**4)
+    return k, omega, string.sigma0 + string.sigma1 * k**2
 
 
-def discrete_eigenvalues(n_modes, fs):
+def discrete_eigenvalues(string, n_modes, fs):
     """Exact discretisation of each mode: λ_n = exp((−σ_n + i ω_dn) / fs), ω_dn = sqrt(ω_n² − σ_n²)."""
-    _, omega, sigma = string_modes(n_modes)
+    _, omega, sigma = string_modes(string, n_modes)
     return np.exp((-sigma + 1j * np.sqrt(omega**2 - sigma**2)) / fs)
 
 
-def pluck(centre, width, n_modes, amplitude=1.0):
+def pluck(string, centre, width, n_modes, amplitude=1.0):
     """Modal amplitudes q_n(0) of a Gaussian displacement of peak `amplitude`, projected on sin(k_n x)."""
-    x = np.linspace(0, LENGTH, 4001)
+    x = np.linspace(0, string.length, 4001)
     shape = amplitude * np.exp(-0.5 * ((x - centre) / width) ** 2)
-    k, _, _ = string_modes(n_modes)
-    return 2 / LENGTH * np.trapezoid(shape * np.sin(np.outer(k, x)), x, axis=1)
+    k, _, _ = string_modes(string, n_modes)
+    return 2 / string.length * np.trapezoid(shape * np.sin(np.outer(k, x)), x, axis=1)
 
 
-def to_frames(q, v, n_points):
+def to_frames(string, q, v, n_points):
     """Modal displacements and velocities (..., T, N) -> frames (..., T, W, 2) on W grid points."""
-    k, _, _ = string_modes(q.shape[-1])
-    shapes = np.sin(np.outer(np.linspace(0, LENGTH, n_points), k))  # (W, N)
+    k, _, _ = string_modes(string, q.shape[-1])
+    shapes = np.sin(np.outer(np.linspace(0, string.length, n_points), k))  # (W, N)
     return np.stack([q @ shapes.T, v @ shapes.T], axis=-1)
 
 
-def simulate(q0, n_steps, fs, n_points):
+def simulate(string, q0, n_steps, fs, n_points):
     """Linear string: (T, W, 2) displacement and velocity from modal amplitudes q0 (N,) at rest.
 
     Steps the real system d/dt (q, q̇) = [[0, 1], [−ω², −2σ]] (q, q̇) of all modes with its exact
     matrix exponential in float64.
     """
     n_modes = q0.size
-    _, omega, sigma = string_modes(n_modes)
+    _, omega, sigma = string_modes(string, n_modes)
     generator = np.zeros((2 * n_modes, 2 * n_modes))
     idx = np.arange(n_modes)
     generator[idx, n_modes + idx] = 1
@@ -88,17 +126,18 @@ def simulate(q0, n_steps, fs, n_points):
     states[0] = np.concatenate([q0, np.zeros(n_modes)])
     for t in range(1, n_steps):
         states[t] = step @ states[t - 1]
-    return to_frames(states[:, :n_modes], states[:, n_modes:], n_points)
+    return to_frames(string, states[:, :n_modes], states[:, n_modes:], n_points)
 
 
-def simulate_modal(q0, n_steps, fs, alpha=TENSION_MODULATION, substeps=64, omega=None, sigma=None):
+def simulate_modal(string, q0, n_steps, fs, alpha=None, substeps=64, omega=None, sigma=None):
     """Tension-modulated string from rest: modal q and q̇, each (..., T, N), from q0 (..., N).
 
     Lawson RK4 (integrating factor): y' = A y + f(y) with A the per-mode linear part, integrated
     exactly by e^{Ah}, and f(y) = (0, −α k² q Σ k_m² q_m²) by RK4 in between. `omega` and `sigma`
     override the string's (for tests: a lossless single mode).
     """
-    k, string_omega, string_sigma = string_modes(q0.shape[-1])
+    k, string_omega, string_sigma = string_modes(string, q0.shape[-1])
+    alpha = string.tension_modulation if alpha is None else alpha
     omega = string_omega if omega is None else np.asarray(omega, float)
     sigma = string_sigma if sigma is None else np.asarray(sigma, float)
     h = 1 / (fs * substeps)
@@ -134,11 +173,12 @@ def simulate_modal(q0, n_steps, fs, alpha=TENSION_MODULATION, substeps=64, omega
     return np.moveaxis(qs, 0, -2), np.moveaxis(vs, 0, -2)
 
 
-def simulate_adaptive(q0, n_steps, fs, alpha=TENSION_MODULATION, rtol=1e-10):
+def simulate_adaptive(string, q0, n_steps, fs, rtol=1e-10):
     """The same string by a different integrator: scipy's adaptive DOP853 on the plain modal ODE
     (no exact linear part), all plucks q0 (B, N) as one system. Returns q and q̇, each (B, T, N)."""
     batch, n_modes = q0.shape
-    k, omega, sigma = string_modes(n_modes)
+    k, omega, sigma = string_modes(string, n_modes)
+    alpha = string.tension_modulation
 
     def rhs(_, y):
         q, v = y.reshape(2, batch, n_modes)

@@ -1,0 +1,139 @@
+"""Listening to the string models: the pickup signal, WAV files, a results page, and how fast a
+trained model synthesises (× real time), in one shot and in blocks as an audio callback asks.
+
+What a pickup hears: a magnetic pickup's voltage is proportional to the string's velocity at the
+pickup point, so the audio is the velocity there, the time derivative of the displacement (central
+differences), for the truth and for every model alike.
+"""
+
+import html
+import statistics
+import time
+import wave
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from examples.string.models import GRUString, unbatched
+
+FULL_SCALE = 0.9  # the loudest truth sample of a pluck, as a fraction of 16-bit full scale
+
+
+def pickup_point(width, pickup):
+    """Grid index nearest the fraction `pickup` of the length (W points, ends included)."""
+    return round(pickup * (width - 1))
+
+
+def velocity(u, fs):
+    """Time derivative of displacements u (..., T) by central differences (one-sided at the ends)."""
+    return np.gradient(np.asarray(u, np.float64), axis=-1) * fs
+
+
+def write_wav(path, signal, fs, gain):
+    """signal × gain as 16-bit PCM at fs, clipped at full scale; returns the PCM samples written."""
+    pcm = np.clip(np.round(np.asarray(signal) * gain * 32767), -32768, 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(round(fs))
+        f.writeframes(pcm.tobytes())
+    return pcm
+
+
+def read_wav(path):
+    """(samples int16, fs) of a mono 16-bit WAV."""
+    with wave.open(str(path), "rb") as f:
+        if f.getnchannels() != 1 or f.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected mono 16-bit PCM")
+        return np.frombuffer(f.readframes(f.getnframes()), "<i2"), f.getframerate()
+
+
+def write_audio(directory, truth, preds, fs, point, figure=None):
+    """WAVs of the pickup velocity for each pluck (truth (K, T, W, C), preds {name: (K, T, W, C)}),
+    normalised together per pluck (the truth's peak at FULL_SCALE; a louder model clips), and an
+    index.html with the players side by side, each model's relative MSE on that pluck, the figure."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(len(truth)):
+        signals = {"truth": velocity(truth[i, :, point, 0], fs)}
+        signals.update({name: velocity(pred[i, :, point, 0], fs) for name, pred in preds.items()})
+        gain = FULL_SCALE / np.abs(signals["truth"]).max()
+        cells = []
+        for name, signal in signals.items():
+            file = f"pluck{i}_{name}.wav"
+            write_wav(directory / file, signal, fs, gain)
+            error = ""
+            if name != "truth":
+                err = np.sum((preds[name][i] - truth[i]) ** 2) / np.sum(truth[i] ** 2)
+                error = f"<br>rel. MSE {err:.2e}"
+            player = f'<audio controls preload="auto" src="{file}"></audio>'
+            cells.append(f"<td><b>{html.escape(name)}</b>{error}<br>{player}</td>")
+        rows.append(f"<tr><th>pluck {i}</th>{''.join(cells)}</tr>")
+    image = f'<p><img src="{html.escape(figure)}" alt="figure" style="max-width:100%"></p>' if figure else ""
+    page = PAGE.format(fs=f"{fs:g}", point=point, rows="\n".join(rows), image=image)
+    (directory / "index.html").write_text(page)
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>String models: listen</title>
+<link rel="icon" href="data:,">
+<style>body{{font-family:sans-serif}} td,th{{padding:6px;vertical-align:top;text-align:left}}</style>
+</head><body>
+<h1>Validation plucks: the truth and each model</h1>
+<p>Velocity at grid point {point} (a magnetic pickup), {fs} Hz, 16-bit. Each pluck's files share one
+gain (the truth's peak at 0.9 of full scale), so their loudness compares; a louder model clips.</p>
+<table>
+{rows}
+</table>
+{image}
+<p id="status">loading</p>
+<script>
+const players = [...document.querySelectorAll("audio")];
+Promise.all(players.map(a => a.readyState >= 1 ? Promise.resolve() : new Promise((ok, fail) => {{
+  a.addEventListener("loadedmetadata", ok); a.addEventListener("error", () => fail(a.src));
+}}))).then(() => {{
+  document.getElementById("status").textContent =
+    "loaded " + players.length + " durations " + players.map(a => a.duration.toFixed(3)).join(",");
+}}, src => {{ document.getElementById("status").textContent = "failed " + src; }});
+</script>
+</body></html>
+"""
+
+
+def synthesiser(model, params, n_steps, point):
+    """A jitted first frame (W, C) -> (T,) displacement at `point`: the whole rollout, but only that
+    point decoded (the GRU has no such shortcut: it computes every point at every step)."""
+    if isinstance(model, GRUString):
+        return jax.jit(lambda first: model.apply({"params": params}, first[None], n_steps)[0, :, point, 0])
+    single = unbatched(model)
+    return jax.jit(lambda first: single.apply({"params": params}, first, n_steps, point, method="synthesise"))
+
+
+def block_synthesiser(model, params, length, n_steps, point, channels):
+    """Jitted (start(first frame) -> state, block(state) -> (samples (length,), state)) of a modal
+    model: up to n_steps samples synthesised in blocks of `length`, the state (x0, step) carried
+    from block to block; the rollout's factors, the same for every pluck, are computed once."""
+    single = unbatched(model)
+    variables = {"params": params}
+    factors = jax.jit(lambda: single.apply(variables, n_steps, method="factors"))()
+    start = jax.jit(lambda first: (single.apply(variables, first, method="encode"), jnp.int32(0)))
+    block = jax.jit(
+        lambda state: single.apply(
+            variables, state, factors, length, point, channels, method="synthesise_block"
+        )
+    )
+    return start, block
+
+
+def median_seconds(fn, *args, repeats=20):
+    """Median wall time of fn(*args) over `repeats` calls after one warm-up (compilation)."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)

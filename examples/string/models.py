@@ -1,0 +1,303 @@
+"""The string example's models: each maps first frames (B, W, C) to rollouts (B, T, W, C).
+
+  dmd          dynamic mode decomposition: least squares, no gradient step (a KoopmanString whose
+               parameters come from `dmd_parameters`).
+  koopman      encoder -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame; the encoder
+               is a Dense layer, plus an MLP with encoder_hidden.
+  koopman_var  the same with LRUDynamicsVarying: the rollout times a gain exp(MLP(|x|²)), a
+               log-magnitude and a phase (PolarGain), divided by its value at the start.
+  gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
+
+Shapes: B batch, T steps, W grid points, C channels, D complex modal state size, F = W·C.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from einops import rearrange
+
+import recurrent as rec
+from mlp import MLP
+
+MODELS = ["dmd", "koopman", "koopman_var", "gru"]
+
+
+def make_dynamics(kind, d_hidden, gain=None, **kwargs):
+    """LRUDynamics ("lru"; LRUDynamicsVarying with a `gain` model) or DiscreteModalDynamics ("discrete")."""
+    if kind == "lru":
+        fields = dict(r_min=0.99, r_max=0.9999, max_phase=np.pi, clip_eigs=True, prepend_ones=True)
+        if gain is not None:
+            return rec.LRUDynamicsVarying(d_hidden=d_hidden, model=gain, **fields, **kwargs)
+        return rec.LRUDynamics(d_hidden=d_hidden, **fields, **kwargs)
+    return rec.DiscreteModalDynamics(
+        d_hidden=d_hidden,
+        prepend_ones=True,
+        clip=True,
+        r_min=0.99,
+        r_max=0.9999,
+        min_phase=0.0,
+        max_phase=np.pi,
+        **kwargs,
+    )
+
+
+class PolarGain(nn.Module):
+    """Koopman_var's gain: |x|² (..., D) -> exp(log_gain(|x|²)), as the (..., 2D) real and imaginary parts
+    `recurrent.modulate` expects. log_gain = MLP(|x|² / scale) is a log-magnitude and a phase, the
+    polar form LRU gives its eigenvalues: the pitch glide turns a mode by many radians, a phase
+    about linear in |x|², which real and imaginary parts would have to follow through cos and sin.
+    The log-magnitude is bounded to (−1, 1) by tanh: the decay is the eigenvalues', and a few
+    full-rate Adam steps on the last layer, which starts at zero (a gain of exactly 1), would
+    otherwise overflow exp."""
+
+    d_hidden: int  # D
+    hidden: tuple = (64, 64)  # widths of the MLP's hidden layers
+    scale: float = 1.0  # typical |x|²
+
+    def setup(self):
+        self.mlp = MLP(list(self.hidden))
+        self.out = nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros)
+
+    def log_gain(self, power):
+        """(..., D) |x|² -> (..., D) complex: log-magnitude in (−1, 1) + i phase."""
+        z = self.out(nn.selu(self.mlp(power / self.scale)))
+        return jax.lax.complex(jnp.tanh(z[..., : self.d_hidden]), z[..., self.d_hidden :])
+
+    def __call__(self, power):
+        gain = jnp.exp(self.log_gain(power))
+        return jnp.concatenate([gain.real, gain.imag], axis=-1)
+
+
+class KoopmanString(nn.Module):
+    """First frame (W, C) -> encoder -> x0 (D,) complex -> modal rollout -> decoder -> (T, W, C)."""
+
+    d_hidden: int  # D, complex modal state size
+    dynamics: str  # "lru" or "discrete"
+    features: int  # W·C, values per frame
+    varying: bool = False  # Koopman_var: LRUDynamicsVarying with a PolarGain, relative to the start
+    power_scale: float = 1.0  # Koopman_var: the typical |x|², by which the PolarGain divides its input
+    encoder_hidden: int = 0  # > 0: encoder = Dense + an MLP of this width, its output zero at init
+
+    def setup(self):
+        self.encoder = nn.Dense(2 * self.d_hidden)
+        if self.encoder_hidden:
+            self.correction = nn.Sequential(
+                [
+                    MLP([self.encoder_hidden] * 2),
+                    nn.selu,
+                    nn.Dense(2 * self.d_hidden, kernel_init=nn.initializers.zeros),
+                ]
+            )
+        self.gain = PolarGain(self.d_hidden, scale=self.power_scale) if self.varying else None
+        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.gain, name="dynamics")
+        self.decoder = nn.Dense(self.features)
+
+    def encode(self, frames):
+        """(..., W, C) -> (..., D) complex."""
+        flat = rearrange(frames, "... w c -> ... (w c)")
+        z = self.encoder(flat) + (self.correction(flat) if self.encoder_hidden else 0)
+        return jax.lax.complex(z[..., : self.d_hidden], z[..., self.d_hidden :])
+
+    def decode(self, x, width):
+        """(..., D) complex -> (..., W, C)."""
+        y = self.decoder(jnp.concatenate([x.real, x.imag], axis=-1))
+        return rearrange(y, "... (w c) -> ... w c", w=width)
+
+    def __call__(self, first_frame, n_steps, times=None):
+        """First frame (W, C) -> frames (T, W, C), or (M, W, C) at steps `times` (M,) only.
+
+        Koopman_var divides its rollout by the gain at the start, x_k = λ^k x0 g(|x_k|²) / g(|x0|²),
+        so the phase the gain adds is what a mode has gained since the pluck, as the string's glide
+        is, and x_0 = x0, the encoding.
+        """
+        x0 = self.encode(first_frame)
+        x = self.modal(x0, n_steps)
+        if self.varying:
+            x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
+        return self.decode(x if times is None else x[times], first_frame.shape[0])
+
+    def pickup(self, x, x0, point, channels):
+        """Displacement at grid point `point` of the rollout rows x (..., D) from x0: the decoder's row
+        for that point alone, which is all synthesis needs. Koopman_var's gain is applied here."""
+        if self.varying:
+            x = rec.modulate(self.gain, x, self.d_hidden) * jnp.exp(
+                -self.gain.log_gain(x0.real**2 + x0.imag**2)
+            )
+        params = self.decoder.variables["params"]
+        column = point * channels  # u of that point
+        return (
+            jnp.concatenate([x.real, x.imag], axis=-1) @ params["kernel"][:, column] + params["bias"][column]
+        )
+
+    def factors(self, n_steps):
+        """The rollout's factors (recurrent.rollout_factors): the same for every pluck."""
+        return rec.rollout_factors(self.modal.get_eigenvalues(), n_steps, 0)
+
+    def synthesise_block(self, state, factors, length, point, channels):
+        """The next `length` samples of the displacement at grid point `point`, and the next state.
+
+        The state (x0, k) is the encoding and the next step: each block's rows are computed from x0
+        and the rollout's factors as the whole rollout's are, so the stream equals it.
+        """
+        x0, start = state
+        x = rec.rollout_block(factors, x0, start, length)
+        return self.pickup(x, x0, point, channels), (x0, start + length)
+
+    def synthesise(self, first_frame, n_steps, point):
+        """(T,) displacement at grid point `point` from a first frame (W, C), in one shot."""
+        state = self.encode(first_frame), 0
+        return self.synthesise_block(state, self.factors(n_steps), n_steps, point, first_frame.shape[-1])[0]
+
+    def latent_loss(self, frames):
+        """The paper's per-step latent loss on frames (B, T, W, C): every frame encoded, z_{k+1} = λ z_k
+        asked of the encodings (relative to their size) and decode(encode(y)) = y."""
+        z = self.encode(frames)  # (B, T, D)
+        lam = self.modal.get_eigenvalues()
+        step = jnp.mean(jnp.abs(z[:, 1:] - lam * z[:, :-1]) ** 2) / (jnp.mean(jnp.abs(z) ** 2) + 1e-12)
+        return step + jnp.mean((self.decode(z, frames.shape[2]) - frames) ** 2)
+
+
+BatchedKoopmanString = nn.vmap(
+    KoopmanString, in_axes=(0, None, 0), variable_axes={"params": None}, split_rngs={"params": False}
+)
+
+
+class GRUString(nn.Module):
+    """The spec's baseline: BatchedDeepRNN of GRU cells, carry seeded by the first frame, zero inputs."""
+
+    n_layers: int = 1  # layers after the first
+
+    @nn.compact
+    def __call__(self, first_frames, n_steps, times=None):
+        """first_frames (B, W, C) -> (B, T, W, C), or (B, M, W, C) at steps `times` (B, M) only."""
+        batch, width, channels = first_frames.shape
+        rnn = rec.BatchedDeepRNN(
+            d_model=width, d_vars=channels, n_layers=self.n_layers, cell=nn.GRUCell, name="rnn"
+        )
+        out = rnn(first_frames, jnp.zeros((batch, n_steps, width, channels), first_frames.dtype))
+        return out if times is None else jnp.take_along_axis(out, times[:, :, None, None], axis=1)
+
+
+def unbatched(model):
+    """The KoopmanString of a BatchedKoopmanString, same fields and parameters: one pluck at a time."""
+    fields = ("d_hidden", "dynamics", "features", "varying", "power_scale", "encoder_hidden")
+    return KoopmanString(**{name: getattr(model, name) for name in fields})
+
+
+def make_model(name, d_hidden, dynamics, features, encoder_hidden=0):
+    """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C)."""
+    if name == "gru":
+        return GRUString()
+    kind = dynamics if name != "koopman_var" else "lru"
+    return BatchedKoopmanString(
+        d_hidden=d_hidden,
+        dynamics=kind,
+        features=features,
+        varying=name == "koopman_var",
+        encoder_hidden=encoder_hidden if name != "dmd" else 0,
+    )
+
+
+def least_squares(pairs):
+    """K minimising Σ ‖x K − y‖² over the rows of the blocks (x (R, F), y (R, G)) in `pairs`, from a
+    QR of [x y] updated a block at a time: as accurate as one QR, in the memory of a block."""
+    r = None
+    for inputs, targets in pairs:
+        block = np.concatenate([inputs, targets], axis=1).astype(np.float64)
+        r = np.linalg.qr(block if r is None else np.concatenate([r, block]), mode="r")
+    n = inputs.shape[1]
+    return np.linalg.lstsq(r[:n, :n], r[:n, n:], rcond=None)[0]
+
+
+def dmd_parameters(frames, d_hidden, delays=1, chunk=32):
+    """Eigenvalues, encoder and decoder from dynamic mode decomposition of frames (B, T, F).
+
+    Least squares gives K with y_{k+1} = K y_k; its eigenvalues with Im λ > 0 (one of each
+    conjugate pair, largest |λ| first) become the model's, and with eigenvectors Φ and
+    E = (Φ⁻¹)[selected], y_k = 2 Re(Φ_sel λ^k E y_0): encoder E, decoder 2Φ_sel.
+
+    With delays = d > 1, y_k stacks d consecutive frames (Hankel DMD): with displacements alone, a
+    one-step map cannot be exact (a string's state is its displacement and its velocity), two frames
+    can. The models see one frame, so the encoder is E applied to that frame and the d − 1 next ones
+    fitted as a linear map of it: plucks start at rest, so the next frames are a linear function
+    of the first. The decoder is 2Φ_sel's rows of the first frame. `chunk` trajectories at a time.
+    """
+    n_frames = frames.shape[-1]
+
+    def stack(block):  # (b, T, F) -> (b, T - d + 1, dF)
+        return np.concatenate([block[:, j : block.shape[1] - delays + 1 + j] for j in range(delays)], -1)
+
+    def pairs():
+        for i in range(0, len(frames), chunk):
+            stacked = stack(frames[i : i + chunk])
+            yield (
+                rearrange(stacked[:, :-1], "b t f -> (b t) f"),
+                rearrange(stacked[:, 1:], "b t f -> (b t) f"),
+            )
+
+    koopman = least_squares(pairs()).T  # (dF, dF)
+    eigenvalues, modes = np.linalg.eig(koopman)
+    keep = np.flatnonzero((eigenvalues.imag > 0) & (np.abs(eigenvalues) > 1e-6))
+    keep = keep[np.argsort(-np.abs(eigenvalues[keep]))][:d_hidden]
+    lam = np.full(d_hidden, 0.5 + 0j)  # spare states, if any: decaying, and unconnected below
+    lam[: keep.size] = eigenvalues[keep]
+    encoder = np.zeros((d_hidden, delays * n_frames), complex)
+    encoder[: keep.size] = np.linalg.inv(modes)[keep]
+    decoder = np.zeros((n_frames, d_hidden), complex)
+    decoder[:, : keep.size] = 2 * modes[:n_frames, keep]
+    if delays > 1:
+        first = stack(frames[:, :delays])[:, 0]  # (B, dF): each trajectory's first d frames
+        following = least_squares([(first[:, :n_frames], first[:, n_frames:])])  # (F, (d-1)F)
+        encoder = encoder[:, :n_frames] + encoder[:, n_frames:] @ following.T
+    return lam, encoder, decoder
+
+
+def uses_dmd(name, init):
+    """Whether the model's parameters start from dmd_parameters."""
+    return name == "dmd" or (name != "gru" and init != "random")
+
+
+def init_params(name, model, frames, init, seed, dmd=None):
+    """Parameters of a model: its own initialisers, then DMD for the modal models as --init says.
+
+    dmd_eigs writes the DMD eigenvalues with set_eigenvalues; dmd (and the dmd model) also the DMD
+    encoder and decoder. Koopman_var's gain starts at exactly 1 (PolarGain), so it starts as the
+    linear model it modulates. `dmd`: dmd_parameters of these frames, if already computed.
+    """
+    params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2, None)["params"]
+    if not uses_dmd(name, init):
+        return params
+    params = jax.tree.map(np.asarray, params)
+    dmd = dmd or dmd_parameters(
+        rearrange(frames, "b t w c -> b t (w c)"),
+        model.d_hidden,
+        2 if name != "dmd" and frames.shape[-1] == 1 else 1,
+    )
+    lam, encoder, decoder = dmd
+    dynamics = make_dynamics(model.dynamics, model.d_hidden)
+    _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
+    params = {**params, "dynamics": new["params"]}
+    if init == "dmd" or name == "dmd":
+        params["encoder"] = {
+            "kernel": np.concatenate([encoder.real, encoder.imag]).T,
+            "bias": 0 * params["encoder"]["bias"],
+        }
+        params["decoder"] = {
+            "kernel": np.concatenate([decoder.real, -decoder.imag], 1).T,
+            "bias": 0 * params["decoder"]["bias"],
+        }
+    return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
+
+
+def with_power_scale(model, params, frames):
+    """Koopman_var with its PolarGain's input scale set to the mean |x0|² of the encoded first frames
+    of frames (B, T, W, C): inputs of order 1 to the gain's MLP, whatever the encoder's scale."""
+    x0 = model.apply({"params": params}, frames[:, 0], method=lambda module, first: module.encode(first))
+    return model.clone(power_scale=float(jnp.mean(jnp.abs(x0) ** 2)))
+
+
+def eigenvalues_of(params, model):
+    """The learned λ (D,) of a modal model's parameters."""
+    dynamics = make_dynamics(model.dynamics, model.d_hidden)
+    return np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))

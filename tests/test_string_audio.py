@@ -1,0 +1,179 @@
+"""Keeping and hearing trained models: checkpoints, WAV files, the results page, block synthesis."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import relative
+
+from examples.string import audio, input_pipeline, models
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--string=nonlinear", "--train=4", "--val=2", "--test=1", "--seconds=0.03", "--points=9", "--steps=2"]
+
+
+def run_example(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "examples.string", "--figure=", "--nospeed", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny trained Koopman and GRU, saved, and the table that run printed."""
+    directory = tmp_path_factory.mktemp("ckpt")
+    table = directory / "saved.json"
+    result = run_example(
+        *TINY, "--model=koopman", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
+    )
+    assert result.returncode == 0, result.stderr
+    return directory / "ck", json.loads(table.read_text())
+
+
+def test_load_gives_the_saved_table(checkpoint, tmp_path):
+    directory, saved = checkpoint
+    table = tmp_path / "loaded.json"
+    result = run_example(*TINY, f"--load={directory}", f"--json={table}")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(table.read_text())
+    for a, b in zip(saved["results"], loaded["results"], strict=True):
+        assert a["model"] == b["model"] and a["params"] == b["params"]
+        np.testing.assert_allclose(a["rel_mse_seeds"], b["rel_mse_seeds"], rtol=1e-6)
+        assert a["train_seconds"] == b["train_seconds"]
+
+
+@pytest.mark.parametrize(
+    "make_dir, args, message",
+    [
+        (lambda d, tmp: tmp, [], "no readable config.json: not a checkpoint"),
+        (lambda d, tmp: d, ["--points=11"], "data shape is [120, 11, 1] here, [120, 9, 1] in the checkpoint"),
+        (lambda d, tmp: d, ["--channels=uv"], "data channels is 'uv' here, 'u' in the checkpoint"),
+        (lambda d, tmp: d, ["--model=gru"], "no gru in the checkpoint (it has koopman)"),
+    ],
+    ids=["not_a_checkpoint", "other_width", "other_channels", "other_model"],
+)
+def test_a_mismatch_is_one_line_and_writes_nothing(checkpoint, tmp_path, make_dir, args, message):
+    directory = make_dir(checkpoint[0], tmp_path)
+    out = tmp_path / "out"
+    result = run_example(*TINY, f"--load={directory}", *args, f"--json={out}.json", f"--audio={out}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not Path(f"{out}.json").exists() and not out.exists()
+
+
+def test_a_checkpoint_of_another_model_size_is_one_line(checkpoint, tmp_path):
+    """Parameters that do not fit the model the config describes (here: an edited d_hidden)."""
+    directory = tmp_path / "edited"
+    shutil.copytree(checkpoint[0], directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["models"]["koopman"]["d_hidden"] += 1
+    (directory / "config.json").write_text(json.dumps(config))
+    result = run_example(*TINY, f"--load={directory}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "does not match this model" in lines[0], (
+        result.stderr
+    )
+
+
+def test_wavs_are_the_pickup_velocity_of_what_they_came_from(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((2, 50, 9, 1)).cumsum(axis=1)
+    preds = {"koopman": truth + 0.1 * rng.standard_normal(truth.shape), "loud": 3 * truth}
+    audio.write_audio(tmp_path, truth, preds, 4000.0, point=2, figure="figure.png")
+    for i in range(2):
+        velocity = audio.velocity(truth[i, :, 2, 0], 4000.0)
+        np.testing.assert_allclose(velocity[1:-1], (truth[i, 2:, 2, 0] - truth[i, :-2, 2, 0]) / 2 * 4000.0)
+        gain = audio.FULL_SCALE / np.abs(velocity).max()
+        for name, frames in {"truth": truth, **preds}.items():
+            pcm, fs = audio.read_wav(tmp_path / f"pluck{i}_{name}.wav")
+            assert fs == 4000
+            expected = np.clip(audio.velocity(frames[i, :, 2, 0], 4000.0) * gain * 32767, -32768, 32767)
+            np.testing.assert_allclose(pcm, expected, atol=0.5 + 1e-9)  # 16-bit rounding
+        assert np.abs(audio.read_wav(tmp_path / f"pluck{i}_truth.wav")[0]).max() == round(0.9 * 32767)
+    page = (tmp_path / "index.html").read_text()
+    assert page.count("<audio") == 6 and "figure.png" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium here (Debian package chromium)")
+def test_the_page_plays_in_a_browser(tmp_path):
+    """Headless Chromium: every <audio> loads and reports its duration, no console error."""
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal((2, 400, 9, 1)).cumsum(axis=1)
+    audio.write_audio(tmp_path, truth, {"koopman": truth}, 4000.0, point=2)
+    result = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--autoplay-policy=no-user-gesture-required",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            (tmp_path / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    status = re.search(r'<p id="status">([^<]*)</p>', result.stdout)
+    assert status and status[1].startswith("loaded 4 durations"), (
+        result.stdout[-2000:] + result.stderr[-2000:]
+    )
+    assert [float(d) for d in status[1].split()[-1].split(",")] == [0.1] * 4
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert not console, console
+
+
+def tiny_model(name, x64):
+    rng = np.random.default_rng(0)
+    frames = input_pipeline.make_plucks(
+        input_pipeline.PLUCKS["paper"], 6, rng, "nonlinear", n_steps=50, n_points=9
+    )
+    frames = frames[..., :1] / frames[..., :1].std()
+    model = models.make_model(name, 6, "lru", 9)
+    params = models.init_params(name, model, frames, "dmd_eigs", seed=0)
+    if name == "koopman_var":
+        model = models.with_power_scale(model, params, frames)
+        out = params["gain"]["out"]  # a gain that is not 1, so that the test sees it
+        params["gain"]["out"] = jax.tree.map(
+            lambda p: 0.3 * jax.random.normal(jax.random.key(1), p.shape), out
+        )
+    dtype = jnp.float64 if x64 else jnp.float32
+    params = jax.tree.map(lambda p: jnp.asarray(p, dtype), params)
+    return model, params, jnp.asarray(frames[0, 0], dtype)
+
+
+@pytest.mark.parametrize("name", ["koopman", "koopman_var"])
+@pytest.mark.parametrize("x64_run, tolerance", [(False, 1e-6), (True, 1e-12)], ids=["float32", "float64"])
+def test_blocks_equal_the_one_shot_rollout(name, x64_run, tolerance, request):
+    """Synthesis in blocks of 64, the state carried between them, against the model's own rollout
+    (the path training and prediction use), at 48 000 steps; float32 and float64."""
+    if x64_run:
+        request.getfixturevalue("x64")
+    model, params, first = tiny_model(name, x64_run)
+    n_steps, point = 48000, 3
+    whole = jax.jit(lambda f: model.apply({"params": params}, f[None], n_steps, None))(first)[0, :, point, 0]
+    start, block = audio.block_synthesiser(model, params, 64, n_steps, point, 1)
+    state, parts = start(first), []
+    for _ in range(n_steps // 64):
+        samples, state = block(state)
+        parts.append(samples)
+    stream = np.concatenate(parts)
+    assert stream.dtype == (np.float64 if x64_run else np.float32)
+    assert relative(stream, np.asarray(whole)) <= tolerance
+    one_shot = audio.synthesiser(model, params, n_steps, point)(first)
+    assert relative(np.asarray(one_shot), np.asarray(whole)) <= tolerance

@@ -1,0 +1,134 @@
+"""The modal models reproduce a real string given its eigenvalues; the example's training runs.
+
+How a real displacement comes out of the complex modal state: mode n of a string released at rest
+moves as q_n(t) = e^{-σ_n t} q_n(0) (cos ω_dn t + (σ_n / ω_dn) sin ω_dn t) = Re(c_n λ_n^k) at
+t = k / fs, with λ_n = exp((−σ_n + i ω_dn) / fs) and the complex initial amplitude
+c_n = q_n(0) (1 − i σ_n / ω_dn). So the modal state is x0 = c, the rollout with prepend_ones=True
+gives x_k = λ^k c, and the displacement is u(x, t_k) = Σ_n Re(x_k,n) sin(k_n x).
+The reference is independent of that formula: the real (q, q̇) system stepped by its matrix
+exponential in float64.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import LINEAR_CLASSES, make_modal, relative
+
+import recurrent as rec
+from examples.string import models, physics
+
+N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
+
+
+@pytest.mark.parametrize("cls", LINEAR_CLASSES)
+@pytest.mark.parametrize("x64_run, tolerance", [(False, 2e-4), (True, 1e-9)], ids=["float32", "float64"])
+def test_modal_models_reproduce_the_string(cls, x64_run, tolerance, request):
+    if x64_run:
+        request.getfixturevalue("x64")
+    dtype = jnp.float64 if x64_run else jnp.float32
+    q0 = physics.pluck(
+        physics.STEEL_A2, 0.3 * physics.STEEL_A2.length, 0.05 * physics.STEEL_A2.length, N_MODES
+    )
+    reference = physics.simulate(physics.STEEL_A2, q0, N_STEPS, FS, N_POINTS)[..., 0]  # (T, W) displacement
+
+    k, omega, sigma = physics.string_modes(physics.STEEL_A2, N_MODES)
+    damped = np.sqrt(omega**2 - sigma**2)
+    module = make_modal(cls, d_hidden=N_MODES, prepend_ones=True, param_dtype=dtype)
+    variables = module.init(jax.random.key(0), jnp.ones(N_MODES, dtype), 4)
+    lam = physics.discrete_eigenvalues(physics.STEEL_A2, N_MODES, FS)
+    _, variables = module.apply(variables, lam, method="set_eigenvalues", mutable=["params"])
+    x0 = jnp.asarray(q0 * (1 - 1j * sigma / damped), jax.dtypes.canonicalize_dtype(jnp.complex128))
+    states = np.asarray(module.apply(variables, x0, N_STEPS))  # (T, N) complex
+    shapes = np.sin(np.outer(np.linspace(0, physics.STEEL_A2.length, N_POINTS), k))  # (W, N)
+    u = states.real.astype(np.float64) @ shapes.T
+    error = relative(u, reference)
+    assert error <= tolerance, f"relative error {error:.2e} > {tolerance:.0e}"
+
+
+class LinearPhase(nn.Module):
+    """A gain model of |x|² (T, D): exp(−i W |x|²), as the real and imaginary parts modulate expects."""
+
+    weights: np.ndarray  # W (D, D)
+
+    def __call__(self, power):
+        phase = -power @ jnp.asarray(self.weights).T
+        return jnp.concatenate([jnp.cos(phase), jnp.sin(phase)], axis=-1)
+
+
+def test_a_phase_linear_in_power_relative_to_the_start_follows_the_glide(x64):
+    """The form Koopman_var is given: LRUDynamicsVarying with a gain of phase linear in |x|², divided by
+    the gain at the start, follows the tension-modulated string, which the linear rollout cannot.
+
+    First-order perturbation theory: mode n's frequency rises by δω_n = Σ_m κ_nm a_m², with
+    a_m = a_m(0) e^{−σ_m t} the amplitudes and κ_nm = α k_n² k_m² / 4ω_n (3α k_n⁴ / 8ω_n for m = n, the
+    Duffing backbone), so its phase gains Σ_m (κ_nm / 2σ_m) (a_m(0)² − a_m(t)²). The reference is the
+    float64 simulator, which shares no code or approximation with this.
+    """
+    fs, n_steps, n_modes = 4000.0, 4000, 17  # modes 18 and up are above fs / 2, arg λ would be < 0
+    k, omega, sigma = physics.string_modes(physics.STEEL_A2, n_modes)
+    kappa = physics.STEEL_A2.tension_modulation * np.outer(k**2, k**2) / (4 * omega[:, None])
+    kappa[np.diag_indices(n_modes)] *= 1.5
+    weights = kappa / (2 * sigma)
+    peak = 0.5e-3
+    q0 = physics.pluck(
+        physics.STEEL_A2, 0.3 * physics.STEEL_A2.length, 0.05 * physics.STEEL_A2.length, n_modes, peak
+    )
+    reference = physics.simulate_modal(physics.STEEL_A2, q0, n_steps, fs)[0]  # (T, N) modal displacements
+
+    damped = np.sqrt(omega**2 - sigma**2)
+    x0 = jnp.asarray(q0 * (1 - 1j * sigma / damped))  # x_k = λ^k x0 is the linear string, Re x = q
+    gain = LinearPhase(weights)
+    module = make_modal(
+        rec.LRUDynamicsVarying, n_modes, prepend_ones=True, param_dtype=jnp.float64, model=gain
+    )
+    variables = module.init(jax.random.key(0), x0, 2)
+    _, variables = module.apply(
+        variables,
+        physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs),
+        method="set_eigenvalues",
+        mutable=["params"],
+    )
+    start = np.split(np.asarray(gain.apply({}, jnp.abs(x0) ** 2)), 2)  # the gain at k = 0
+    glide = np.asarray(module.apply(variables, x0, n_steps)) / (start[0] + 1j * start[1])
+    linear = physics.simulate_modal(physics.STEEL_A2, q0, n_steps, fs, alpha=0.0)[0]
+    assert relative(linear, reference) >= 0.3  # the glide matters at this amplitude
+    assert relative(glide.real, reference) <= 2e-3
+
+
+def test_koopman_var_gain_is_relative_to_the_start():
+    """Koopman_var's first frame is the decoded encoding whatever its gain, which acts later on; with
+    the gain's initial parameters it is Koopman with the same encoder, eigenvalues and decoder."""
+    first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
+    model = models.make_model("koopman_var", 4, "lru", 14)
+    params = model.init(jax.random.key(0), first, 2, None)["params"]
+    linear = models.make_model("koopman", 4, "lru", 14)
+    linear_params = {key: value for key, value in params.items() if key != "gain"}
+    same = np.asarray(linear.apply({"params": linear_params}, first, 30, None))
+    np.testing.assert_allclose(model.apply({"params": params}, first, 30, None), same, rtol=1e-6, atol=1e-6)
+
+    out = params["gain"]["out"]  # zero at the start: a gain of 1
+    keys = jax.random.split(jax.random.key(1))
+    params["gain"]["out"] = {
+        name: jax.random.normal(key, out[name].shape) for name, key in zip(out, keys, strict=True)
+    }
+    varying = np.asarray(model.apply({"params": params}, first, 30, None))
+    np.testing.assert_allclose(varying[:, 0], same[:, 0], rtol=1e-5, atol=1e-5)
+    assert np.min(np.abs(varying[:, 1:] - same[:, 1:]).max(axis=(2, 3))) > 1e-2
+
+    # A gain far from 1, as a few full-rate Adam steps on its zero layer make one: finite output.
+    params["gain"]["out"] = jax.tree.map(lambda p: 1e3 * p, params["gain"]["out"])
+    assert np.all(np.isfinite(model.apply({"params": params}, first, 4000, None)))
+
+
+@pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
+def test_scored_steps_are_those_of_the_whole_rollout(name):
+    """What `train` scores with loss_frames: the models' output at steps `times` is their rollout's."""
+    first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
+    model = models.make_model(name, 4, "lru", 14)
+    params = model.init(jax.random.key(0), first, 2, None)["params"]
+    times = np.sort(np.random.default_rng(1).choice(50, (3, 9)), axis=1)
+    whole = np.asarray(model.apply({"params": params}, first, 50, None))  # (B, T, W, C)
+    scored = np.asarray(model.apply({"params": params}, first, 50, jnp.asarray(times)))  # (B, M, W, C)
+    np.testing.assert_array_equal(scored, whole[np.arange(3)[:, None], times])

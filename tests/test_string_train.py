@@ -1,0 +1,127 @@
+"""The one training loop: tiny runs lower the loss, and a random start finds the eigenvalues."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from examples.string import input_pipeline, models, physics, train
+
+STEEL = input_pipeline.PLUCKS["steel"]  # the milder data set: these tests were tuned on it
+
+
+@pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
+@pytest.mark.parametrize("string, loss_frames", [("linear", 0), ("nonlinear", 0), ("nonlinear", 30)])
+def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
+    rng = np.random.default_rng(0)
+    data = input_pipeline.make_plucks(STEEL, 6, rng, string, n_steps=100, n_points=7, n_modes=4)
+    frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
+    model = models.make_model(name, 4, "lru", 14)
+    params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=0)
+    if name == "koopman_var":
+        model = models.with_power_scale(model, params, frames)
+    steps = 150 if loss_frames else 60  # a subset of the frames is a noisier estimate of the loss
+    recipe = train.Recipe(steps=steps, batch=4, lr=0.03, clip=1.0, loss_frames=loss_frames)
+    losses = train.train(model, params, frames, recipe, log=lambda line: None).losses
+    assert np.all(np.isfinite(losses))
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
+
+
+@pytest.mark.parametrize(
+    "curriculum", [{}, dict(window=25, loss_frames=50)], ids=["whole", "curriculum+scored_subsets"]
+)
+def test_random_start_moves_the_eigenvalues_toward_the_string(curriculum):
+    """From the modules' own initialisers, training brings the learned frequencies nearer the true
+    ones, on whole trajectories and with the random-start recipe's curriculum and scored subsets."""
+    rng = np.random.default_rng(0)
+    n_modes, fs = 2, 4000.0
+    data = input_pipeline.make_plucks(STEEL, 8, rng, n_steps=200, n_points=9, n_modes=n_modes)
+    frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
+    model = models.make_model("koopman", 2, "lru", 18)
+    params = models.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
+    true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
+    before = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
+    recipe = train.Recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0, **curriculum)
+    params, losses = train.train(model, params, frames, recipe, log=lambda line: None)[:2]
+    after = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
+    assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
+    assert after < min(0.01, 0.1 * before), f"largest frequency error {before:.2%} -> {after:.2%}"
+
+
+def tiny_setup(name="koopman_var", seed=0):
+    rng = np.random.default_rng(0)
+    data = input_pipeline.make_plucks(STEEL, 8, rng, "nonlinear", n_steps=60, n_points=7, n_modes=3)
+    frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
+    model = models.make_model(name, 4, "lru", 14)
+    params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=seed)
+    if name == "koopman_var":
+        model = models.with_power_scale(model, params, frames)
+    return model, params, frames
+
+
+TINY = dict(steps=12, batch=4, lr=0.03, window=15, loss_frames=10, latent=0.5)
+SLOW = {**TINY, "lr": 1e-4, "lr_dynamics": 1e-6}
+
+
+def test_the_same_recipe_gives_the_same_losses():
+    model, params, frames = tiny_setup()
+    recipe = train.Recipe(**TINY, seed=3)
+    first = train.train(model, params, frames, recipe, log=lambda line: None).losses
+    second = train.train(model, params, frames, recipe, log=lambda line: None).losses
+    assert first == second
+    other = train.train(model, params, frames, train.Recipe(**TINY, seed=4), log=lambda line: None).losses
+    assert other != first  # the seed draws the batches
+
+
+def test_seeds_change_the_initialisation_not_the_data():
+    _, first, frames = tiny_setup("koopman", seed=0)
+    _, second, same_frames = tiny_setup("koopman", seed=1)
+    np.testing.assert_array_equal(frames, same_frames)
+    assert not np.allclose(first["decoder"]["kernel"], second["decoder"]["kernel"])
+
+
+def test_seeds_aggregate_exactly():
+    runs = [
+        dict(model="koopman", rel_mse=m, rel_mae=a, params=10, train_seconds=s, stopped_at=None)
+        for m, a, s in [(0.1, 1.0, 3.0), (0.4, 2.0, 5.0), (0.2, 3.0, 4.0)]
+    ]
+    result = train.aggregate(runs)
+    assert result["rel_mse"] == pytest.approx(0.7 / 3) and result["rel_mae"] == pytest.approx(2.0)
+    assert result["rel_mse_std"] == pytest.approx(
+        np.sqrt(((0.1 - 0.7 / 3) ** 2 + (0.4 - 0.7 / 3) ** 2 + (0.2 - 0.7 / 3) ** 2) / 2)
+    )
+    assert result["rel_mse_worst"] == 0.4 and result["rel_mse_seeds"] == [0.1, 0.4, 0.2]
+    assert result["train_seconds"] == pytest.approx(4.0) and result["stopped_at"] == []
+
+
+def test_four_devices_give_the_losses_of_one():
+    """Data-parallel: the batch split over 4 simulated CPU devices, the same losses as on one. A small
+    rate: Adam divides by the gradient's size, which turns rounding in near-zero components (summed in
+    another order over devices) into steps of the full rate, and those compound."""
+    script = (
+        "import json, jax; from tests.test_string_train import tiny_setup, SLOW; "
+        "from examples.string import train; model, params, frames = tiny_setup(); "
+        "print(jax.device_count(), json.dumps(train.train(model, params, frames, train.Recipe(**SLOW), "
+        "log=lambda line: None).losses))"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**env, "PYTHONPATH": f"{root}:{root / 'tests'}"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    devices, losses = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert devices == "4" and jax.device_count() == 1
+    model, params, frames = tiny_setup()
+    one = train.train(model, params, frames, train.Recipe(**SLOW), log=lambda line: None).losses
+    np.testing.assert_allclose(json.loads(losses), one, rtol=1e-5)
