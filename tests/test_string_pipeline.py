@@ -87,7 +87,16 @@ def test_saved_data_trains_through_data(tmp_path):
     record = json.loads(table.read_text())
     assert record["string"] == "plucks.npz" and record["n_steps"] == 80 and record["fs"] == 4000.0
     assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var", "gru"]
-    keys = {"model", "rel_mse", "rel_mae", "rel_mse_std", "rel_mse_worst", "rel_mse_seeds", "params"}
+    keys = {
+        "model",
+        "rel_mse",
+        "rel_mae",
+        "rel_mse_std",
+        "rel_mse_worst",
+        "rel_mse_seeds",
+        "params",
+        "rel_mse_batches",
+    }
     keys |= {"train_seconds", "train_seconds_seeds", "stopped_at", "stopped_at_seeds", "rtf", "rtf_48k"}
     for r in record["results"]:
         assert set(r) == keys | ({"block_64_48k"} if r["model"] != "gru" else set()), r

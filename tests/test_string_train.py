@@ -87,7 +87,15 @@ def test_seeds_change_the_initialisation_not_the_data():
 
 def test_seeds_aggregate_exactly():
     runs = [
-        dict(model="koopman", rel_mse=m, rel_mae=a, params=10, train_seconds=s, stopped_at=None)
+        dict(
+            model="koopman",
+            rel_mse=m,
+            rel_mae=a,
+            rel_mse_batches=m,
+            params=10,
+            train_seconds=s,
+            stopped_at=None,
+        )
         for m, a, s in [(0.1, 1.0, 3.0), (0.4, 2.0, 5.0), (0.2, 3.0, 4.0)]
     ]
     result = train.aggregate(runs)
@@ -125,3 +133,17 @@ def test_four_devices_give_the_losses_of_one():
     model, params, frames = tiny_setup()
     one = train.train(model, params, frames, train.Recipe(**SLOW), log=lambda line: None).losses
     np.testing.assert_allclose(json.loads(losses), one, rtol=1e-5)
+
+
+def test_the_papers_metric_is_the_mean_over_batches():
+    rng = np.random.default_rng(0)
+    true = rng.standard_normal((100, 5, 3, 1)) * np.repeat([1.0, 3.0], 50)[:, None, None, None]
+    pred = true + 0.1 * rng.standard_normal(true.shape)
+    by_batch = [
+        np.mean((pred[i : i + 50] - true[i : i + 50]) ** 2) / np.mean(true[i : i + 50] ** 2) for i in (0, 50)
+    ]
+    assert train.batch_errors(pred, true) == pytest.approx(np.mean(by_batch), rel=1e-12)
+    assert train.errors(pred, true)[0] == pytest.approx(
+        np.sum((pred - true) ** 2) / np.sum(true**2), rel=1e-12
+    )
+    assert abs(train.batch_errors(pred, true) - train.errors(pred, true)[0]) > 1e-3  # they differ here

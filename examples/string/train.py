@@ -207,6 +207,14 @@ def errors(pred, true):
     )
 
 
+def batch_errors(pred, true, batch=50):
+    """The paper's metric: mean((y − ŷ)²) / mean(y²) per batch of `batch` trajectories (in order),
+    averaged over the batches; errors() is over the whole set at once."""
+    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
+    starts = range(0, len(true), batch)
+    return float(np.mean([errors(pred[i : i + batch], true[i : i + batch])[0] for i in starts]))
+
+
 def frequency_errors(lam, true_lam, frames):
     """Largest relative error of the learned frequencies arg λ (nearest learned to each true one) over
     the string's modes with ≥ 1 % of the energy ω_n² q_n² of the first frames (B, T, W, C)."""
@@ -225,13 +233,14 @@ def frequency_errors(lam, true_lam, frames):
 
 
 def aggregate(runs):
-    """One result from the runs of a model over seeds: the means, the sample std and worst of the
-    relative MSE, and every seed's relative MSE."""
+    """One result from the runs of a model over seeds: the means (relative MSE over the whole set and
+    by batches), the sample std and worst of the relative MSE, and every seed's relative MSE."""
     mse = np.array([r["rel_mse"] for r in runs])
     return dict(
         model=runs[0]["model"],
         rel_mse=float(mse.mean()),
         rel_mae=float(np.mean([r["rel_mae"] for r in runs])),
+        rel_mse_batches=float(np.mean([r["rel_mse_batches"] for r in runs])),
         rel_mse_std=float(mse.std(ddof=1)) if mse.size > 1 else 0.0,
         rel_mse_worst=float(mse.max()),
         rel_mse_seeds=mse.tolist(),
