@@ -27,9 +27,12 @@ def test_default_run_passes():
     assert all(" PASS " in row for row in rows)
 
 
-@pytest.mark.parametrize("flag", ["--x64", "--num_devices=4"])
-def test_x64_and_simulated_devices_pass(flag):
-    result = run(flag, "--d_hidden=8", "--steps=64")
+@pytest.mark.parametrize(
+    "flag, checks",
+    [("--x64", "all"), ("--num_devices=4", "shapes,contract,jit_and_batch,deep_rnn,sharding")],
+)
+def test_x64_and_simulated_devices_pass(flag, checks):
+    result = run(flag, "--d_hidden=8", "--steps=64", *([f"--checks={checks}"] if checks != "all" else []))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
     if flag == "--x64":
