@@ -132,14 +132,24 @@ def simulate(string, q0, n_steps, fs, n_points):
 def simulate_modal(string, q0, n_steps, fs, alpha=None, substeps=64, omega=None, sigma=None):
     """Tension-modulated string from rest: modal q and q̇, each (..., T, N), from q0 (..., N).
 
-    Lawson RK4 (integrating factor): y' = A y + f(y) with A the per-mode linear part, integrated
-    exactly by e^{Ah}, and f(y) = (0, −α k² q Σ k_m² q_m²) by RK4 in between. `omega` and `sigma`
-    override the string's (for tests: a lossless single mode).
+    `omega` and `sigma` override the string's (for tests: a lossless single mode); `alpha` its
+    tension modulation. The integrator is `integrate_modal`.
     """
     k, string_omega, string_sigma = string_modes(string, q0.shape[-1])
     alpha = string.tension_modulation if alpha is None else alpha
     omega = string_omega if omega is None else np.asarray(omega, float)
     sigma = string_sigma if sigma is None else np.asarray(sigma, float)
+    return integrate_modal(q0, n_steps, fs, k**2, omega, sigma, alpha, substeps)
+
+
+def integrate_modal(q0, n_steps, fs, k2, omega, sigma, alpha, substeps=64):
+    """Modes q̈_n + 2σ_n q̇_n + ω_n² q_n + α k2_n q_n Σ_m k2_m q_m² = 0 from rest: q and q̇, each
+    (..., T, N), from q0 (..., N); k2 are the squared wavenumbers (a string's k_n², a membrane's
+    k_mn²), the tension term that of Kirchhoff–Carrier or Berger.
+
+    Lawson RK4 (integrating factor): y' = A y + f(y) with A the per-mode linear part, integrated
+    exactly by e^{Ah}, and f(y) = (0, −α k2 q Σ k2_m q_m²) by RK4 in between.
+    """
     h = 1 / (fs * substeps)
     blocks = np.zeros((q0.shape[-1], 2, 2))  # per mode: d/dt (q, q̇) = [[0, 1], [−ω², −2σ]] (q, q̇)
     blocks[:, 0, 1] = 1
@@ -148,7 +158,7 @@ def simulate_modal(string, q0, n_steps, fs, alpha=None, substeps=64, omega=None,
     full, half = scipy.linalg.expm(blocks * h), scipy.linalg.expm(blocks * h / 2)  # (N, 2, 2)
 
     def force(q):  # the nonlinear part of q̈
-        return -alpha * k**2 * q * np.sum(k**2 * q**2, axis=-1, keepdims=True)
+        return -alpha * k2 * q * np.sum(k2 * q**2, axis=-1, keepdims=True)
 
     def step(q, v):
         # Lawson RK4, y_{n+1} = E y + h/6 (E f1 + 2 E½ (f2 + f3) + f4) with E = e^{Ah}, E½ = e^{Ah/2}.
