@@ -4,10 +4,11 @@
 
 Run it as a module from the repository root. The package's files are listed in its __init__.py.
 
-Data: Gaussian plucks (random centre, width and, for the nonlinear string, peak displacement in
-mm), frames of displacement u and velocity v on W grid points, (T, W, C=2), each channel
-normalised by its training standard deviation; or trajectories from a file (--data). Every model
-predicts the whole trajectory from its first frame. Models (--model):
+Data (--plucks): the paper's data set (its nylon B string, 1–10 mm Gaussian plucks at rest, 800 /
+100 / 100) or the milder steel one, linear or tension-modulated (--string); or trajectories from a
+file (--data). The models see u, or u and v (--channels), each channel normalised by its training
+standard deviation, on W grid points: (T, W, C). Every model predicts the whole trajectory from
+its first frame. Models (--model):
   dmd          dynamic mode decomposition: least squares, no gradient step.
   koopman      encoder -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame; the encoder
                is a Dense layer, plus an MLP with --encoder_hidden.
@@ -20,7 +21,10 @@ with gradient clipping, a separate rate for the eigenvalues, a horizon curriculu
 random subset of their frames (--loss_frames) and the paper's per-step latent loss (--latent).
 Initialisation (--init) of the modal models: eigenvalues from DMD (dmd_eigs), eigenvalues, encoder
 and decoder from DMD (dmd), or the modules' own initialisers (random); each has its default recipe
-(RECIPES) and model size (MODEL_SIZES). --curves writes the validation error against time.
+(RECIPES) and model size (MODEL_SIZES). --seeds trains each model with several seeds (the data
+fixed); --curves writes the validation error against time. --save and --load keep trained models
+(orbax), --audio writes what a pickup hears and a page to listen to it, and the table gives how
+many times faster than real time each model synthesises.
 """
 
 import dataclasses
