@@ -1,5 +1,10 @@
 """The membrane simulator against references that share no code with it."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import scipy.linalg
 from conftest import relative
@@ -76,3 +81,22 @@ def test_modal_frequencies_are_the_analytic_ones_stiffness_included():
         q0[i] = 1e-3
         q, _ = physics.simulate(MEMBRANE, q0, 48000, fs, nonlinear=False, substeps=1, n_modes=6)
         assert abs(zero_crossing_frequency(q[:, i], fs) - analytic[i]) <= 1e-4 * analytic[i]
+
+
+def test_the_membrane_example_runs_the_string_loop(tmp_path):
+    """A tiny run of `python -m examples.membrane`: every model, two seeds, the JSON in the string's
+    shape and the figure."""
+    table, figure = tmp_path / "membrane.json", tmp_path / "membrane.png"
+    args = ["--physics=nonlinear", "--train=6", "--val=2", "--seconds=0.02", "--steps=2", "--seeds=2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.membrane", *args, f"--json={table}", f"--figure={figure}"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    record = json.loads(table.read_text())
+    assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var"]
+    assert [len(r["rel_mse_seeds"]) for r in record["results"]] == [1, 2, 2]
+    assert figure.stat().st_size > 0

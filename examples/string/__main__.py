@@ -32,7 +32,6 @@ import json
 import logging
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -52,21 +51,16 @@ from examples.string.models import (
     GRUString,
     dmd_parameters,
     eigenvalues_of,
-    init_params,
     make_model,
     uses_dmd,
-    with_power_scale,
 )
 from examples.string.train import (
     MODEL_SIZES,
     RECIPES,
     aggregate,
-    batch_errors,
-    errors,
+    evaluate,
+    fit,
     frequency_errors,
-    predict,
-    train,
-    validation_mse,
 )
 
 # What each string's table runs with no other flag: the nonlinear string starts the modal models at the
@@ -360,33 +354,17 @@ def main(argv):
                 seconds = saved["train_seconds_seeds"][i]
                 stopped_at = saved["stopped_at_seeds"][i]
             else:
-                tic = time.perf_counter()
-                params = init_params(name, model, train_frames, init, seed, dmd)
-                seeded = with_power_scale(model, params, train_frames) if name == "koopman_var" else model
-                seconds = time.perf_counter() - tic + (dmd_seconds if uses_dmd(name, init) else 0.0)
-                if name != "dmd":
-                    recipe = recipe_for(name, string, start_from, seed)
-                    validate = partial(validation_mse, seeded, val_frames=val_frames)
-                    trained = train(seeded, params, train_frames, recipe, validate)
-                    params, stopped_at = trained.params, trained.stopped_at
-                    curves[f"{name}/{seed}"] = trained.curve
-                    seconds += trained.seconds  # the validation's time is not training time
-            kept[(name, seed)] = params
-            pred = predict(seeded, params, val_frames[:, 0], n_steps)
-            rel_mse, rel_mae = errors(pred, val_frames)
-            rel_mse_batches = batch_errors(pred, val_frames)
-            n_params = sum(p.size for p in jax.tree.leaves(params))
-            runs.append(
-                dict(
-                    model=name,
-                    rel_mse=rel_mse,
-                    rel_mae=rel_mae,
-                    rel_mse_batches=rel_mse_batches,
-                    params=n_params,
-                    train_seconds=seconds,
-                    stopped_at=stopped_at,
+                recipe = recipe_for(name, string, start_from, seed)
+                seeded, params, seconds, trained = fit(
+                    name, model, train_frames, val_frames, init, seed, recipe, dmd
                 )
-            )
+                seconds += dmd_seconds if uses_dmd(name, init) else 0.0
+                if trained:
+                    stopped_at, curves[f"{name}/{seed}"] = trained.stopped_at, trained.curve
+            kept[(name, seed)] = params
+            pred, run = evaluate(name, seeded, params, val_frames, seconds, stopped_at)
+            runs.append(run)
+            rel_mse, rel_mae = run["rel_mse"], run["rel_mae"]
             print(
                 f"{name}, seed {seed}: validation rel. MSE {rel_mse:.3e}, rel. MAE {rel_mae:.3e}, "
                 f"{seconds:.0f} s"

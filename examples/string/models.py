@@ -275,6 +275,9 @@ def init_params(name, model, frames, init, seed, dmd=None):
         2 if name != "dmd" and frames.shape[-1] == 1 else 1,
     )
     lam, encoder, decoder = dmd
+    # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
+    radius = np.exp(-2 * rec.LRU_CLIP)
+    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
     dynamics = make_dynamics(model.dynamics, model.d_hidden)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}

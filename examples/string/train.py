@@ -18,6 +18,8 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from examples.string.models import init_params, with_power_scale
+
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 
 
@@ -205,6 +207,39 @@ def errors(pred, true):
     return float(np.sum((pred - true) ** 2) / np.sum(true**2)), float(
         np.sum(np.abs(pred - true)) / np.sum(np.abs(true))
     )
+
+
+def fit(name, model, train_frames, val_frames, init, seed, recipe, dmd=None, log=LOG):
+    """One model and seed, as every example runs it: initialise (models.init_params; Koopman_var's
+    gain input scale from the data), then train with `recipe` unless it is DMD, validating at each
+    log line. Returns (model, params, seconds, Trained or None); the validation's time is not in
+    the seconds."""
+    tic = time.perf_counter()
+    params = init_params(name, model, train_frames, init, seed, dmd)
+    model = with_power_scale(model, params, train_frames) if name == "koopman_var" else model
+    seconds = time.perf_counter() - tic
+    if name == "dmd":
+        return model, params, seconds, None
+    trained = train(
+        model, params, train_frames, recipe, partial(validation_mse, model, val_frames=val_frames), log
+    )
+    return model, trained.params, seconds + trained.seconds, trained
+
+
+def evaluate(name, model, params, val_frames, seconds, stopped_at=None):
+    """(rollouts from the validation first frames, the run's result: errors, size, time)."""
+    pred = predict(model, params, val_frames[:, 0], val_frames.shape[1])
+    rel_mse, rel_mae = errors(pred, val_frames)
+    result = dict(
+        model=name,
+        rel_mse=rel_mse,
+        rel_mae=rel_mae,
+        rel_mse_batches=batch_errors(pred, val_frames),
+        params=sum(p.size for p in jax.tree.leaves(params)),
+        train_seconds=seconds,
+        stopped_at=stopped_at,
+    )
+    return pred, result
 
 
 def batch_errors(pred, true, batch=50):
