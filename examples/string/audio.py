@@ -80,7 +80,8 @@ def write_audio(directory, truth, preds, fs, point, figure=None):
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>String models: listen</title>
 <link rel="icon" href="data:,">
-<style>body{{font-family:sans-serif}} td,th{{padding:6px;vertical-align:top;text-align:left}}</style>
+<style>body{{font-family:sans-serif}} td,th{{padding:6px;vertical-align:top;text-align:left}}
+audio{{width:220px}} img{{max-width:100%}}</style>
 </head><body>
 <h1>Validation plucks: the truth and each model</h1>
 <p>Velocity at grid point {point} (a magnetic pickup), {fs} Hz, 16-bit. Each pluck's files share one
