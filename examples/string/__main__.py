@@ -90,11 +90,11 @@ _SAVE_DATA = flags.DEFINE_string(
     "save_data", None, "Write the simulated trajectories to this .npz (u, v, fs)."
 )
 _DATA = flags.DEFINE_string("data", None, "Train on trajectories from this .npz (u, optional v, fs).")
-_MODEL = flags.DEFINE_enum(
+_MODEL = flags.DEFINE_multi_enum(
     "model",
     None,
     [*MODELS, "all"],
-    "Model to train (default koopman; with --load, every saved one); all: each.",
+    "Models to train (repeat for several; default koopman; with --load, every saved one); all: each.",
 )
 _DYNAMICS = flags.DEFINE_enum("dynamics", "lru", ["lru", "discrete"], "Koopman's LRU or discrete dynamics.")
 _INIT = flags.DEFINE_enum(
@@ -309,9 +309,10 @@ def main(argv):
     start_from = "random" if init == "random" else "dmd"  # the key of RECIPES and MODEL_SIZES
     model_size = _MODEL_SIZE.value or MODEL_SIZES[start_from]
     seeds = range(_SEED.value, _SEED.value + _SEEDS.value)
-    names = MODELS if _MODEL.value == "all" else [_MODEL.value or "koopman"]
+    given = _MODEL.value or []
+    names = MODELS if "all" in given else [name for name in MODELS if name in given] or ["koopman"]
     if config:
-        names = list(config["models"]) if _MODEL.value in (None, "all") else names
+        names = list(config["models"]) if not given or "all" in given else names
         missing = [name for name in names if name not in config["models"]]
         if missing:
             has = ", ".join(config["models"])
