@@ -166,7 +166,8 @@ def test_blocks_equal_the_one_shot_rollout(name, x64_run, tolerance, request):
         request.getfixturevalue("x64")
     model, params, first = tiny_model(name, x64_run)
     n_steps, point = 48000, 3
-    whole = jax.jit(lambda f: model.apply({"params": params}, f[None], n_steps, None))(first)[0, :, point, 0]
+    rollout = jax.jit(lambda p, f: model.apply({"params": p}, f[None], n_steps, None))
+    whole = rollout(params, first)[0, :, point, 0]
     start, block = audio.block_synthesiser(model, params, 64, n_steps, point, 1)
     state, parts = start(first), []
     for _ in range(n_steps // 64):

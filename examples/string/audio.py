@@ -10,6 +10,7 @@ import html
 import statistics
 import time
 import wave
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -106,11 +107,16 @@ Promise.all(players.map(a => a.readyState >= 1 ? Promise.resolve() : new Promise
 
 def synthesiser(model, params, n_steps, point):
     """A jitted first frame (W, C) -> (T,) displacement at `point`: the whole rollout, but only that
-    point decoded (the GRU has no such shortcut: it computes every point at every step)."""
+    point decoded (the GRU has no such shortcut: it computes every point at every step). The
+    parameters are arguments of the compiled function, not constants folded into it."""
     if isinstance(model, GRUString):
-        return jax.jit(lambda first: model.apply({"params": params}, first[None], n_steps)[0, :, point, 0])
-    single = unbatched(model)
-    return jax.jit(lambda first: single.apply({"params": params}, first, n_steps, point, method="synthesise"))
+        run = jax.jit(lambda p, first: model.apply({"params": p}, first[None], n_steps)[0, :, point, 0])
+    else:
+        single = unbatched(model)
+        run = jax.jit(
+            lambda p, first: single.apply({"params": p}, first, n_steps, point, method="synthesise")
+        )
+    return partial(run, params)
 
 
 def block_synthesiser(model, params, length, n_steps, point, channels):
@@ -118,15 +124,14 @@ def block_synthesiser(model, params, length, n_steps, point, channels):
     model: up to n_steps samples synthesised in blocks of `length`, the state (x0, step) carried
     from block to block; the rollout's factors, the same for every pluck, are computed once."""
     single = unbatched(model)
-    variables = {"params": params}
-    factors = jax.jit(lambda: single.apply(variables, n_steps, method="factors"))()
-    start = jax.jit(lambda first: (single.apply(variables, first, method="encode"), jnp.int32(0)))
+    factors = jax.jit(lambda p: single.apply({"params": p}, n_steps, method="factors"))(params)
+    start = jax.jit(lambda p, first: (single.apply({"params": p}, first, method="encode"), jnp.int32(0)))
     block = jax.jit(
-        lambda state: single.apply(
-            variables, state, factors, length, point, channels, method="synthesise_block"
+        lambda p, f, state: single.apply(
+            {"params": p}, state, f, length, point, channels, method="synthesise_block"
         )
     )
-    return start, block
+    return partial(start, params), partial(block, params, factors)
 
 
 def median_seconds(fn, *args, repeats=20):
