@@ -46,6 +46,10 @@ _VAL = flags.DEFINE_integer("val", 50, "Validation plucks.", lower_bound=1)
 _STEPS = flags.DEFINE_integer(
     "steps", None, "Adam steps per model (default: the string's recipe).", lower_bound=0
 )
+_LR = flags.DEFINE_float("lr", None, "Adam learning rate of all but the eigenvalues (default: the recipe's).")
+_LR_DYNAMICS = flags.DEFINE_float(
+    "lr_dynamics", None, "Adam learning rate of the eigenvalue parameters (default: the recipe's)."
+)
 _SEED = flags.DEFINE_integer("seed", 0, "First seed of the models' initialisation and batches.")
 _SEEDS = flags.DEFINE_integer("seeds", 1, "Train each model with this many seeds.", lower_bound=1)
 _DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed of the plucks (fixed across --seeds).")
@@ -107,8 +111,8 @@ def main(argv):
         if not fits:  # u alone: DMD of two consecutive frames (Hankel), exact on linear data
             fits[2] = dmd_parameters(flat, _MODEL_SIZE.value, delays=2)
         recipe = RECIPES[(_PHYSICS.value, "dmd")]
-        if _STEPS.value is not None:
-            recipe = dataclasses.replace(recipe, steps=_STEPS.value)
+        overrides = {"steps": _STEPS.value, "lr": _LR.value, "lr_dynamics": _LR_DYNAMICS.value}
+        recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
         runs = []
         for seed in range(_SEED.value, _SEED.value + (1 if name == "dmd" else _SEEDS.value)):
             print(f"--- {name}, seed {seed}")
