@@ -117,18 +117,16 @@ class KoopmanString(nn.Module):
             x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
         return self.decode(x if times is None else x[times], first_frame.shape[0])
 
-    def pickup(self, x, x0, point, channels):
-        """Displacement at grid point `point` of the rollout rows x (..., D) from x0: the decoder's row
-        for that point alone, which is all synthesis needs. Koopman_var's gain is applied here."""
+    def start(self, first_frame, point):
+        """The synthesis state of a pluck at grid point `point`: (x0, row, 0). x0 is the encoding; the
+        displacement there is Re(x_k · row) + bias, so row is that point's decoder row as complex
+        weights, times Koopman_var's gain at the start, 1 / g(|x0|²), which stays fixed."""
+        x0 = self.encode(first_frame)
+        kernel = self.decoder.variables["params"]["kernel"][:, point * first_frame.shape[-1]]  # u there
+        row = jax.lax.complex(kernel[: self.d_hidden], -kernel[self.d_hidden :])
         if self.varying:
-            x = rec.modulate(self.gain, x, self.d_hidden) * jnp.exp(
-                -self.gain.log_gain(x0.real**2 + x0.imag**2)
-            )
-        params = self.decoder.variables["params"]
-        column = point * channels  # u of that point
-        return (
-            jnp.concatenate([x.real, x.imag], axis=-1) @ params["kernel"][:, column] + params["bias"][column]
-        )
+            row = row * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
+        return x0, row, jnp.zeros((), jnp.int32)
 
     def factors(self, n_steps):
         """The rollout's factors (recurrent.rollout_factors): the same for every pluck."""
@@ -137,16 +135,19 @@ class KoopmanString(nn.Module):
     def synthesise_block(self, state, factors, length, point, channels):
         """The next `length` samples of the displacement at grid point `point`, and the next state.
 
-        The state (x0, k) is the encoding and the next step: each block's rows are computed from x0
-        and the rollout's factors as the whole rollout's are, so the stream equals it.
+        Each block's rows are computed from x0 and the rollout's factors as the whole rollout's are,
+        so the stream equals it; only the point's decoder row is applied (`start`).
         """
-        x0, start = state
-        x = rec.rollout_block(factors, x0, start, length)
-        return self.pickup(x, x0, point, channels), (x0, start + length)
+        x0, row, step = state
+        x = rec.rollout_block(factors, x0, step, length)
+        if self.varying:
+            x = rec.modulate(self.gain, x, self.d_hidden)
+        bias = self.decoder.variables["params"]["bias"][point * channels]
+        return (x @ row).real + bias, (x0, row, step + length)
 
     def synthesise(self, first_frame, n_steps, point):
         """(T,) displacement at grid point `point` from a first frame (W, C), in one shot."""
-        state = self.encode(first_frame), 0
+        state = self.start(first_frame, point)
         return self.synthesise_block(state, self.factors(n_steps), n_steps, point, first_frame.shape[-1])[0]
 
     def latent_loss(self, frames):
