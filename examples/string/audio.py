@@ -141,11 +141,15 @@ def block_synthesiser(model, params, length, n_steps, point, channels):
     return start, block
 
 
-def median_seconds(fn, *args, repeats=20):
-    """Median wall time of fn(*args) over `repeats` calls after one warm-up (compilation)."""
+def median_seconds(fn, *args, repeats=20, rounds=5):
+    """Median wall time of fn(*args) over `repeats` calls after one warm-up (compilation), made in
+    `rounds` rounds 0.1 s apart: on a shared machine a burst of another process's load then moves a
+    few of the calls, not all of them."""
     jax.block_until_ready(fn(*args))
     times = []
-    for _ in range(repeats):
+    for i in range(repeats):
+        if i and i % -(-repeats // rounds) == 0:
+            time.sleep(0.1)
         tic = time.perf_counter()
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - tic)
