@@ -5,10 +5,11 @@
 
 Data: Gaussian 2D plucks at rest (1–10 mm) of the authors' membrane (`physics.py`), u on an
 Nx × Ny grid flattened to W points: the string's (T, W, C) layout, so its models, DMD start,
-recipes, loop (`examples.string.train`), seeds and JSON apply unchanged. DMD here, and the modal
-models' start, is the two-frame (Hankel) DMD of u, exact on the linear membrane. Defaults are sized for a
-2-core CPU (4 kHz, 0.25 s, 9 × 8 points, the 24 lowest modes); --fs, --seconds, --points and
---modes reach the authors' sizes (16 kHz, 0.5 s, 41 × 37 points, up to 225 modes).
+recipes, loop (`examples.string.train`), seeds, JSON, audio (--audio: the velocity at --pickup)
+and synthesis speed (× real time) apply unchanged. DMD here, and the modal models' start, is the
+two-frame (Hankel) DMD of u, exact on the linear membrane. Defaults are sized for a 2-core CPU
+(4 kHz, 0.25 s, 9 × 8 points, the 24 lowest modes); --fs, --seconds, --points and --modes reach
+the authors' sizes (16 kHz, 0.5 s, 41 × 37 points, up to 225 modes).
 """
 
 import dataclasses
@@ -24,6 +25,7 @@ from einops import rearrange
 
 from examples.membrane import physics
 from examples.membrane.input_pipeline import make_plucks
+from examples.string.audio import speed, write_audio
 from examples.string.models import dmd_parameters, eigenvalues_of, make_model, uses_dmd
 from examples.string.train import RECIPES, aggregate, evaluate, fit
 
@@ -55,6 +57,12 @@ _SEEDS = flags.DEFINE_integer("seeds", 1, "Train each model with this many seeds
 _DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed of the plucks (fixed across --seeds).")
 _JSON = flags.DEFINE_string("json", None, "Write the results to this JSON file.")
 _FIGURE = flags.DEFINE_string("figure", None, "Save the figure here.")
+_AUDIO = flags.DEFINE_string("audio", None, "Write WAVs of validation plucks and an index.html here.")
+_AUDIO_PLUCKS = flags.DEFINE_integer(
+    "audio_plucks", 4, "Validation plucks written by --audio.", lower_bound=1
+)
+_PICKUP = flags.DEFINE_list("pickup", ["0.3", "0.4"], "Listening point x,y as fractions of Lx, Ly.")
+_SPEED = flags.DEFINE_bool("speed", True, "Time synthesis: × real time at fs and 48 kHz, 64-sample blocks.")
 
 
 def save_figure(path, true, preds, points, fs, learned):
@@ -93,6 +101,10 @@ def main(argv):
     points = tuple(int(p) for p in _POINTS.value)
     if len(points) != 2 or min(points) < 3:
         raise app.UsageError(f"--points={','.join(_POINTS.value)}: expected Nx,Ny, each ≥ 3")
+    pickup = tuple(float(p) for p in _PICKUP.value)
+    if len(pickup) != 2 or not all(0 <= p <= 1 for p in pickup):
+        raise app.UsageError(f"--pickup={','.join(_PICKUP.value)}: expected x,y, each in [0, 1]")
+    point = round(pickup[0] * (points[0] - 1)) * points[1] + round(pickup[1] * (points[1] - 1))
     fs, n_steps = _FS.value, round(_SECONDS.value * _FS.value)
     rng = np.random.default_rng(_DATA_SEED.value)
     nonlinear = _PHYSICS.value == "nonlinear"
@@ -125,14 +137,22 @@ def main(argv):
             print(f"{name}, seed {seed}: validation rel. MSE {run['rel_mse']:.3e}, {seconds:.0f} s")
             if seed == _SEED.value:
                 preds[name], learned[name] = pred, eigenvalues_of(params, model)
-        results.append(aggregate(runs))
-    print(f"\n{'model':<12} {'params':>8} {'train s':>8} {'seeds':>5} {'rel MSE (std)':>21} {'worst':>10}")
+                speeds = speed(model, params, val_frames[0, 0], fs, point, 1) if _SPEED.value else {}
+        results.append({**aggregate(runs), **speeds})
+    print(
+        f"\n{'model':<12} {'params':>8} {'train s':>8} {'seeds':>5} {'rel MSE (std)':>21} {'worst':>10} "
+        f"{'× RT':>8} {'× RT 48k':>9} {'block 64':>9}"
+    )
     for r in results:
         mse = f"{r['rel_mse']:.3e} ({r['rel_mse_std']:.1e})"
+        rtf = f"{r['rtf']:>8.0f} {r['rtf_48k']:>9.1f} {r['block_64_48k']:>9.3f}" if "rtf" in r else ""
         print(
             f"{r['model']:<12} {r['params']:>8} {r['train_seconds']:>8.0f} {len(r['rel_mse_seeds']):>5} "
-            f"{mse:>21} {r['rel_mse_worst']:>10.3e}"
+            f"{mse:>21} {r['rel_mse_worst']:>10.3e} {rtf}"
         )
+    if _SPEED.value:
+        print("× RT: times faster than real time at fs and at 48 kHz; block 64: a 64-sample block's cost")
+        print("at 48 kHz as a fraction of its duration")
     if _JSON.value:
         record = {
             "membrane": _PHYSICS.value,
@@ -146,6 +166,17 @@ def main(argv):
         learned["true"] = physics.discrete_eigenvalues(physics.MEMBRANE, fs, _MODES.value)
         save_figure(_FIGURE.value, val_frames[0], {k: v[0] for k, v in preds.items()}, points, fs, learned)
         print(f"figure: {_FIGURE.value}")
+    if _AUDIO.value:
+        k = _AUDIO_PLUCKS.value
+        if _FIGURE.value:
+            Path(_AUDIO.value).mkdir(parents=True, exist_ok=True)
+            (Path(_AUDIO.value) / "figure.png").write_bytes(Path(_FIGURE.value).read_bytes())
+        where = f"x, y = {pickup[0]:g}, {pickup[1]:g} of the membrane"
+        figure = "figure.png" if _FIGURE.value else None
+        write_audio(
+            _AUDIO.value, val_frames[:k], {n: p[:k] for n, p in preds.items()}, fs, point, figure, where
+        )
+        print(f"audio: {_AUDIO.value}/index.html")
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

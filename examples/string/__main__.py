@@ -42,7 +42,7 @@ from absl import logging as absl_logging
 from einops import rearrange
 
 from examples.string import physics
-from examples.string.audio import block_synthesiser, median_seconds, pickup_point, synthesiser, write_audio
+from examples.string.audio import pickup_point, speed, write_audio
 from examples.string.checkpoints import CheckpointError, check_data, read_config, restore, save
 from examples.string.figures import save_figure
 from examples.string.input_pipeline import PLUCKS, load_trajectories, make_plucks
@@ -262,20 +262,6 @@ def build_model(name, spec):
     return model.clone(power_scale=spec["power_scale"]) if name == "koopman_var" else model
 
 
-def speed(name, model, params, first_frame, fs, point, channels):
-    """× real time of one second synthesised at fs and at 48 kHz (batch 1, jit, median of 20), and
-    for the modal models the cost of a 64-sample block at 48 kHz as a fraction of its duration."""
-    row = {}
-    for key, rate in (("rtf", fs), ("rtf_48k", 48000.0)):
-        n = round(rate)
-        synthesise = synthesiser(model, params, n, point)
-        row[key] = 1.0 / median_seconds(synthesise, first_frame)
-    if name != "gru":
-        start, block = block_synthesiser(model, params, 64, 48000, point, channels)
-        row["block_64_48k"] = median_seconds(block, start(first_frame), repeats=200) / (64 / 48000)
-    return row
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -375,9 +361,7 @@ def main(argv):
                 if name != "gru":
                     learned[name] = eigenvalues_of(params, seeded)
                 if _SPEED.value:
-                    speeds = speed(
-                        name, seeded, params, jnp.asarray(val_frames[0, 0]), fs, point, len(channels)
-                    )
+                    speeds = speed(seeded, params, jnp.asarray(val_frames[0, 0]), fs, point, len(channels))
         result = aggregate(runs)
         result["train_seconds_seeds"] = [r["train_seconds"] for r in runs]
         result["stopped_at_seeds"] = [r["stopped_at"] for r in runs]

@@ -50,10 +50,11 @@ def read_wav(path):
         return np.frombuffer(f.readframes(f.getnframes()), "<i2"), f.getframerate()
 
 
-def write_audio(directory, truth, preds, fs, point, figure=None):
-    """WAVs of the pickup velocity for each pluck (truth (K, T, W, C), preds {name: (K, T, W, C)}),
-    normalised together per pluck (the truth's peak at FULL_SCALE; a louder model clips), and an
-    index.html with the players side by side, each model's relative MSE on that pluck, the figure."""
+def write_audio(directory, truth, preds, fs, point, figure=None, where="a magnetic pickup"):
+    """WAVs of the velocity at grid point `point` for each pluck (truth (K, T, W, C), preds
+    {name: (K, T, W, C)}), normalised together per pluck (the truth's peak at FULL_SCALE; a louder
+    model clips), and an index.html with the players side by side, each model's relative MSE on
+    that pluck, the figure; `where` says what listens there."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -73,18 +74,18 @@ def write_audio(directory, truth, preds, fs, point, figure=None):
             cells.append(f"<td><b>{html.escape(name)}</b>{error}<br>{player}</td>")
         rows.append(f"<tr><th>pluck {i}</th>{''.join(cells)}</tr>")
     image = f'<p><img src="{html.escape(figure)}" alt="figure" style="max-width:100%"></p>' if figure else ""
-    page = PAGE.format(fs=f"{fs:g}", point=point, rows="\n".join(rows), image=image)
+    page = PAGE.format(fs=f"{fs:g}", point=point, where=html.escape(where), rows="\n".join(rows), image=image)
     (directory / "index.html").write_text(page)
 
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>String models: listen</title>
+<html lang="en"><head><meta charset="utf-8"><title>Validation plucks: listen</title>
 <link rel="icon" href="data:,">
 <style>body{{font-family:sans-serif}} td,th{{padding:6px;vertical-align:top;text-align:left}}
 audio{{width:220px}} img{{max-width:100%}}</style>
 </head><body>
 <h1>Validation plucks: the truth and each model</h1>
-<p>Velocity at grid point {point} (a magnetic pickup), {fs} Hz, 16-bit. Each pluck's files share one
+<p>Velocity at grid point {point} ({where}), {fs} Hz, 16-bit. Each pluck's files share one
 gain (the truth's peak at 0.9 of full scale), so their loudness compares; a louder model clips.</p>
 <table>
 {rows}
@@ -139,6 +140,20 @@ def block_synthesiser(model, params, length, n_steps, point, channels):
         )
     )
     return start, block
+
+
+def speed(model, params, first_frame, fs, point, channels):
+    """× real time of one second synthesised at fs and at 48 kHz (batch 1, jit, median of 20), and
+    for the modal models the cost of a 64-sample block at 48 kHz as a fraction of its duration."""
+    row = {}
+    for key, rate in (("rtf", fs), ("rtf_48k", 48000.0)):
+        n = round(rate)
+        synthesise = synthesiser(model, params, n, point)
+        row[key] = 1.0 / median_seconds(synthesise, first_frame)
+    if not isinstance(model, GRUString):
+        start, block = block_synthesiser(model, params, 64, 48000, point, channels)
+        row["block_64_48k"] = median_seconds(block, start(first_frame), repeats=200) / (64 / 48000)
+    return row
 
 
 def median_seconds(fn, *args, repeats=20, rounds=5):
