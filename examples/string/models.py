@@ -112,14 +112,11 @@ class KoopmanString(nn.Module):
         is, and x_0 = x0, the encoding.
         """
         x0 = self.encode(first_frame)
-        if not self.varying:
-            x = self.modal(x0, n_steps)
-            return self.decode(x if times is None else x[times], first_frame.shape[0])
-        # The gain acts row by row, so only the rows asked for need it: training scores a few hundred
-        # of thousands (--loss_frames), and the gain MLP would otherwise cost more than all the rest.
-        x = rec.modal_rollout(self.modal.get_eigenvalues(), x0, n_steps, 0)  # the rollout before the gain
-        x = rec.modulate(self.gain, x if times is None else x[times], self.d_hidden)
-        x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
+        x = rec.modal_rollout(self.modal.get_eigenvalues(), x0, n_steps, 0)  # before Koopman_var's gain
+        x = x if times is None else x[times]
+        if self.varying:  # the gain acts row by row: only the rows asked for (training scores a few) need it
+            x = rec.modulate(self.gain, x, self.d_hidden)
+            x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
         return self.decode(x, first_frame.shape[0])
 
     def start(self, first_frame, point):
