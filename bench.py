@@ -242,8 +242,8 @@ def bench_context(batch, n_steps, d, dtype):
 
 COLUMNS = [  # header, key, format
     ("compile s", "compile_s", ".2f"),
-    ("fwd ms", "forward_ms", ".1f"),
-    ("fwd+bwd ms", "forward_backward_ms", ".1f"),
+    ("fwd ms", "forward_ms", ".3g"),
+    ("fwd+bwd ms", "forward_backward_ms", ".3g"),
     ("GB/s", "gb_per_s", ".2f"),
     ("of floor", "floor_fraction", ".2f"),
     ("f+b of flr", "fb_floor_fraction", ".2f"),

@@ -112,6 +112,18 @@ def test_rollout_lengths(n_steps):
         np.testing.assert_allclose(out, ref, atol=max(n_steps, 1) * 4e-7, rtol=0)
 
 
+@pytest.mark.parametrize("length", [1, 2, 63, 64, 200])
+def test_both_ways_to_the_powers(length):
+    """The CPU's sequential powers and the other backends' prefix product (not run on a CPU by
+    modal_rollout, so checked here) are both start ⊙ base**j, against float64 NumPy."""
+    base = jnp.asarray(random_disk(1, 6), jnp.complex64)
+    start = random_state(jax.random.key(1), 6)
+    ref = np.asarray(start, np.complex128) * np.asarray(base, np.complex128) ** np.arange(length)[:, None]
+    for powers in (rec._powers_sequential, rec._powers_prefix):
+        out = jax.jit(powers, static_argnums=2)(base, start, length)
+        np.testing.assert_allclose(out, ref, atol=length * 4e-7 * np.abs(ref).max(), rtol=0)
+
+
 def test_rollout_is_float64_in_x64(x64):
     """With float64 parameters the whole rollout is complex128, to 1e-10 of NumPy at T = 48000."""
     module = make_modal(rec.DiscreteModalDynamics, d_hidden=16, param_dtype=jnp.float64)
