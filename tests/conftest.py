@@ -15,6 +15,10 @@ settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None
 settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile("ci")
 
+# The tests hold the math to float64 references, so float32 products run at full precision on every
+# backend, as in run_checks.py (NVIDIA GPUs default to TF32, about 1e-3).
+jax.config.update("jax_default_matmul_precision", "highest")
+
 MODAL_CLASSES = [
     rec.LRUDynamics,
     rec.LRUDynamicsVarying,

@@ -18,6 +18,7 @@ import logging
 import time
 from pathlib import Path
 
+import jax
 import matplotlib
 import numpy as np
 from absl import app, flags
@@ -45,8 +46,20 @@ _SECONDS = flags.DEFINE_float("seconds", 0.25, "Length of each pluck, s.")
 _POINTS = flags.DEFINE_list("points", ["9", "8"], "Grid points Nx,Ny, edges included.")
 _TRAIN = flags.DEFINE_integer("train", 200, "Training plucks.", lower_bound=1)
 _VAL = flags.DEFINE_integer("val", 50, "Validation plucks.", lower_bound=1)
+_ENCODER_HIDDEN = flags.DEFINE_integer(
+    "encoder_hidden",
+    0,
+    "Koopman models: add an MLP of this width to the linear encoder (0: none).",
+    lower_bound=0,
+)
 _STEPS = flags.DEFINE_integer(
     "steps", None, "Adam steps per model (default: the string's recipe).", lower_bound=0
+)
+_BATCH = flags.DEFINE_integer(
+    "batch", None, "Trajectories per training step (default: the recipe's).", lower_bound=1
+)
+_LOSS_FRAMES = flags.DEFINE_integer(
+    "loss_frames", None, "Score this many frames of each trajectory, a random subset; 0: all.", lower_bound=0
 )
 _LR = flags.DEFINE_float("lr", None, "Adam learning rate of all but the eigenvalues (default: the recipe's).")
 _LR_DYNAMICS = flags.DEFINE_float(
@@ -97,6 +110,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger("jax").setLevel(logging.WARNING)
+    # Full float32 products: the DMD start cancels large encoder entries, which the TF32 products of
+    # NVIDIA GPUs (the backend's default, about 10 bits) turn into a start loss of 5.7e3 (1.4 on a CPU).
+    jax.config.update("jax_default_matmul_precision", "highest")
     start = time.perf_counter()
     points = tuple(int(p) for p in _POINTS.value)
     if len(points) != 2 or min(points) < 3:
@@ -119,12 +135,16 @@ def main(argv):
     flat = rearrange(train_frames, "b t w c -> b t (w c)")
     results, preds, learned, fits = [], {}, {}, {}
     for name in MODELS if _MODEL.value == "all" else [_MODEL.value]:
-        model = make_model(name, _MODEL_SIZE.value, "lru", frames.shape[2])
+        model = make_model(name, _MODEL_SIZE.value, "lru", frames.shape[2], _ENCODER_HIDDEN.value)
         if not fits:  # u alone: DMD of two consecutive frames (Hankel), exact on linear data
             fits[2] = dmd_parameters(flat, _MODEL_SIZE.value, delays=2)
         recipe = RECIPES[(_PHYSICS.value, "dmd")]
-        overrides = {"steps": _STEPS.value, "lr": _LR.value, "lr_dynamics": _LR_DYNAMICS.value}
-        recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+        overrides = dict(
+            steps=_STEPS, lr=_LR, lr_dynamics=_LR_DYNAMICS, batch=_BATCH, loss_frames=_LOSS_FRAMES
+        )
+        recipe = dataclasses.replace(
+            recipe, **{k: f.value for k, f in overrides.items() if f.value is not None}
+        )
         runs = []
         for seed in range(_SEED.value, _SEED.value + (1 if name == "dmd" else _SEEDS.value)):
             print(f"--- {name}, seed {seed}")
