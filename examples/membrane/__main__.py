@@ -18,7 +18,6 @@ import logging
 import time
 from pathlib import Path
 
-import jax
 import matplotlib
 import numpy as np
 from absl import app, flags
@@ -28,7 +27,7 @@ from examples.membrane import physics
 from examples.membrane.input_pipeline import make_plucks
 from examples.string.audio import speed, write_audio
 from examples.string.models import dmd_parameters, eigenvalues_of, make_model, uses_dmd
-from examples.string.train import RECIPES, aggregate, evaluate, fit
+from examples.string.train import RECIPES, aggregate, evaluate, fit, full_precision
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
@@ -110,9 +109,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger("jax").setLevel(logging.WARNING)
-    # Full float32 products: the DMD start cancels large encoder entries, which the TF32 products of
-    # NVIDIA GPUs (the backend's default, about 10 bits) turn into a start loss of 5.7e3 (1.4 on a CPU).
-    jax.config.update("jax_default_matmul_precision", "highest")
+    full_precision()
     start = time.perf_counter()
     points = tuple(int(p) for p in _POINTS.value)
     if len(points) != 2 or min(points) < 3:

@@ -61,6 +61,7 @@ from examples.string.train import (
     evaluate,
     fit,
     frequency_errors,
+    full_precision,
 )
 
 # What each string's table runs with no other flag: the nonlinear string starts the modal models at the
@@ -267,9 +268,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.getLogger("jax").setLevel(logging.WARNING)  # no note about backends this machine lacks
     absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every step of a save
-    # Full float32 products: the DMD start cancels large encoder entries, which the TF32 products of
-    # NVIDIA GPUs (the backend's default, about 10 bits) turn into a start loss of 5.7e3 (1.4 on a CPU).
-    jax.config.update("jax_default_matmul_precision", "highest")
+    full_precision()
     start = time.perf_counter()
     frames, fs, data_name, true_lam, (n_train, n_val, n_test) = load_data()
     channels = _CHANNELS.value or (PLUCKS[_PLUCKS.value].channels if not _DATA.value else "uv")
