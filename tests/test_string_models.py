@@ -15,9 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import LINEAR_CLASSES, make_modal, relative
+from einops import rearrange
 
 import recurrent as rec
-from examples.string import models, physics
+from examples.string import input_pipeline, models, physics, train
 
 N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
 
@@ -136,3 +137,29 @@ def test_scored_steps_are_those_of_the_whole_rollout(name):
     whole = np.asarray(model.apply({"params": params}, first, 50, None))  # (B, T, W, C)
     scored = np.asarray(model.apply({"params": params}, first, 50, jnp.asarray(times)))  # (B, M, W, C)
     np.testing.assert_allclose(scored, whole[np.arange(3)[:, None], times], rtol=1e-5, atol=1e-6)
+
+
+def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
+    """models.frequency_bank: copy j of each of the n strongest DMD states has its decay and its
+    frequency times 1 + j·step, and no encoding, so a Koopman model started from the bank predicts
+    what DMD does: the float64 rollout Re(Φ λ^k E y0) of the DMD fit itself."""
+    plucks = input_pipeline.PLUCKS["paper"]
+    data = input_pipeline.make_plucks(
+        plucks, 8, np.random.default_rng(0), n_steps=200, n_points=15, n_modes=4
+    )[..., :1]
+    frames = data / data.std()
+    lam, encoder, decoder = dmd = models.dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), 6, 2)
+    bank = models.frequency_bank(dmd, 4, 2, 1e-3)
+    assert bank[0].shape == (12,) and bank[1].shape == (12, 15) and bank[2].shape == (15, 12)
+    copy = np.repeat(np.arange(3), 4)
+    np.testing.assert_allclose(np.abs(bank[0]), np.abs(lam[np.tile(np.arange(4), 3)]), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.angle(bank[0]), np.angle(lam[:4])[np.tile(np.arange(4), 3)] * (1 + 1e-3 * copy)
+    )
+
+    powers = lam[:4] ** np.arange(200)[:, None]  # (T, n): the 4 strongest states, as the bank starts
+    reference = np.einsum("wd,td,bd->btw", decoder[:, :4], powers, frames[:, 0, :, 0] @ encoder[:4].T).real
+    model = models.make_model("koopman", 12, "lru", 15, encoder_hidden=8)
+    params = models.init_params("koopman", model, frames, "dmd", 0, bank)
+    pred = train.predict(model, params, jnp.asarray(frames[:, 0], jnp.float32), 200)[..., 0]
+    assert relative(pred, reference) <= 1e-4, relative(pred, reference)

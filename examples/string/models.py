@@ -3,7 +3,8 @@
   dmd          dynamic mode decomposition: least squares, no gradient step (a KoopmanString whose
                parameters come from `dmd_parameters`).
   koopman      encoder -> x0 (D,) complex -> LRUDynamics -> decoder (Dense) per frame; the encoder
-               is a Dense layer, plus an MLP with encoder_hidden.
+               is a Dense layer, plus an MLP with encoder_hidden. Its start on a nonlinear string
+               may be a frequency bank (`frequency_bank`).
   koopman_var  the same with LRUDynamicsVarying: the rollout times a gain exp(MLP(|x|²)), a
                log-magnitude and a phase (PolarGain), divided by its value at the start.
   gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
@@ -254,6 +255,21 @@ def dmd_parameters(frames, d_hidden, delays=1, chunk=32):
         following = least_squares([(first[:, :n_frames], first[:, n_frames:])])  # (F, (d-1)F)
         encoder = encoder[:, :n_frames] + encoder[:, n_frames:] @ following.T
     return lam, encoder, decoder
+
+
+def frequency_bank(dmd, n_modes, copies, step):
+    """A linear model's start on data whose pitch depends on the amplitude (the tension-modulated
+    string): the first n_modes states of a DMD start (lam, encoder, decoder from `dmd_parameters`),
+    each followed by `copies` more at its frequency raised by step, 2·step, ... (relative), with its
+    decay and its mode shape (decoder column) and no encoding (zero encoder rows), so the start's
+    rollout is DMD's. One frequency per mode is right for one amplitude only; given a bank of nearby
+    ones, the encoder (with an MLP) learns the mix that each pluck needs. Copy j of state i is state
+    j·n_modes + i of the n_modes·(copies + 1) returned."""
+    lam, encoder, decoder = dmd[0][:n_modes], dmd[1][:n_modes], dmd[2][:, :n_modes]
+    raised = 1 + step * np.repeat(np.arange(copies + 1), lam.size)
+    lam = np.tile(np.abs(lam), copies + 1) * np.exp(1j * np.tile(np.angle(lam), copies + 1) * raised)
+    encoder = np.concatenate([encoder, np.zeros((copies * encoder.shape[0], encoder.shape[1]), complex)])
+    return lam, encoder, np.tile(decoder, (1, copies + 1))
 
 
 def uses_dmd(name, init):
