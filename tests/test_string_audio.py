@@ -138,14 +138,19 @@ def test_the_page_plays_in_a_browser(tmp_path):
     assert not console, console
 
 
-def tiny_model(name, x64):
+def tiny_model(name, x64, pitch=False):
     rng = np.random.default_rng(0)
     frames = input_pipeline.make_plucks(
         input_pipeline.PLUCKS["paper"], 6, rng, "nonlinear", n_steps=50, n_points=9
     )
     frames = frames[..., :1] / frames[..., :1].std()
-    model = models.make_model(name, 6, "lru", 9)
+    model = models.make_model(name, 6, "lru", 9, pitch=pitch)
     params = models.init_params(name, model, frames, "dmd_eigs", seed=0)
+    if pitch:  # raises that are not 0: about a percent, different for each state
+        out = params["raise_pitch"]["layers_2"]
+        params["raise_pitch"]["layers_2"] = jax.tree.map(
+            lambda p: 0.1 * jax.random.normal(jax.random.key(2), p.shape), out
+        )
     if name == "koopman_var":
         model = models.with_power_scale(model, params, frames)
         out = params["gain"]["out"]  # a gain that is not 1, so that the test sees it
@@ -157,14 +162,14 @@ def tiny_model(name, x64):
     return model, params, jnp.asarray(frames[0, 0], dtype)
 
 
-@pytest.mark.parametrize("name", ["koopman", "koopman_var"])
+@pytest.mark.parametrize("name, pitch", [("koopman", False), ("koopman_var", False), ("koopman_var", True)])
 @pytest.mark.parametrize("x64_run, tolerance", [(False, 1e-6), (True, 1e-12)], ids=["float32", "float64"])
-def test_blocks_equal_the_one_shot_rollout(name, x64_run, tolerance, request):
+def test_blocks_equal_the_one_shot_rollout(name, pitch, x64_run, tolerance, request):
     """Synthesis in blocks of 64, the state carried between them, against the model's own rollout
     (the path training and prediction use), at 48 000 steps; float32 and float64."""
     if x64_run:
         request.getfixturevalue("x64")
-    model, params, first = tiny_model(name, x64_run)
+    model, params, first = tiny_model(name, x64_run, pitch)
     n_steps, point = 48000, 3
     rollout = jax.jit(lambda p, f: model.apply({"params": p}, f[None], n_steps, None))
     whole = rollout(params, first)[0, :, point, 0]

@@ -163,3 +163,34 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
     params = models.init_params("koopman", model, frames, "dmd", 0, bank)
     pred = train.predict(model, params, jnp.asarray(frames[:, 0], jnp.float32), 200)[..., 0]
     assert relative(pred, reference) <= 1e-4, relative(pred, reference)
+
+
+def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
+    """With `pitch` (its gain at 1), Koopman_var rolls each pluck out as Koopman does with the
+    eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH · arg λ · MLP(|x0|² / s): louder plucks
+    get other frequencies, and none at the start."""
+    first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
+    model = models.make_model("koopman_var", 4, "lru", 14, pitch=True)
+    params = model.init(jax.random.key(0), first, 2, None)["params"]
+    out = params["raise_pitch"]["layers_2"]  # zero at the start: no raise
+    params["raise_pitch"]["layers_2"] = jax.tree.map(
+        lambda p: 0.3 * jax.random.normal(jax.random.key(1), p.shape), out
+    )
+    rollout = np.asarray(model.apply({"params": params}, first, 300, None))
+    delta = model.apply({"params": params}, first, method=lambda m, f: m.raise_by(m.encode(f)))  # (B, D)
+    lam = models.eigenvalues_of(params, model)
+    assert np.all(np.abs(delta) > 1e-6) and np.ptp(np.asarray(delta) / np.angle(lam), axis=0).min() > 1e-4
+
+    linear = models.make_model("koopman", 4, "lru", 14)
+    dynamics = models.make_dynamics("lru", 4)
+    for b in range(3):
+        raised = lam * np.exp(1j * np.asarray(delta[b], np.float64))
+        _, new = dynamics.apply(
+            {"params": params["dynamics"]}, raised, method="set_eigenvalues", mutable=["params"]
+        )
+        kept = {key: value for key, value in params.items() if key not in ("gain", "raise_pitch")}
+        same = linear.apply({"params": {**kept, "dynamics": new["params"]}}, first[b : b + 1], 300, None)
+        assert relative(rollout[b], np.asarray(same[0])) <= 1e-4, (
+            b,
+            relative(rollout[b], np.asarray(same[0])),
+        )

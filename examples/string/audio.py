@@ -122,24 +122,25 @@ def synthesiser(model, params, n_steps, point):
 def block_synthesiser(model, params, length, n_steps, point, channels):
     """Jitted (start(first frame) -> state, block(state) -> (samples (length,), state)) of a modal
     model: up to n_steps samples synthesised in blocks of `length`, the state (x0, the point's decoder
-    row, step) carried from block to block (KoopmanString.start).
+    row, step, pitch raise) carried from block to block (KoopmanString.start).
 
-    The rollout's factors, the same for every pluck, are computed once, with the parameters as
-    arguments, as training computes them: folded as constants, the eigenvalues would round otherwise,
-    and at 48 000 steps the stream would differ from the model's own rollout by ~1e-4 in float32. The
+    The rollout's factors, the same for every pluck, are computed once, and each pluck's start, with
+    the parameters as arguments, as training computes them: folded as constants, the eigenvalues would
+    round otherwise, and at 48 000 steps the stream would differ from the model's own rollout by ~1e-4
+    in float32. The
     block itself closes over the parameters: XLA specialises its small products to them (a quarter
     faster here than with the parameters as arguments).
     """
     single = unbatched(model)
     variables = {"params": params}
     factors = jax.jit(lambda p: single.apply({"params": p}, n_steps, method="factors"))(params)
-    start = jax.jit(lambda first: single.apply(variables, first, point, method="start"))
+    start = jax.jit(lambda p, first: single.apply({"params": p}, first, point, method="start"))
     block = jax.jit(
         lambda state: single.apply(
             variables, state, factors, length, point, channels, method="synthesise_block"
         )
     )
-    return start, block
+    return partial(start, params), block
 
 
 def speed(model, params, first_frame, fs, point, channels):

@@ -6,7 +6,8 @@
                is a Dense layer, plus an MLP with encoder_hidden. Its start on a nonlinear string
                may be a frequency bank (`frequency_bank`).
   koopman_var  the same with LRUDynamicsVarying: the rollout times a gain exp(MLP(|x|²)), a
-               log-magnitude and a phase (PolarGain), divided by its value at the start.
+               log-magnitude and a phase (PolarGain), divided by its value at the start; with
+               `pitch`, also each pluck's frequencies raised by an MLP of its |x0|².
   gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
 
 Shapes: B batch, T steps, W grid points, C channels, D complex modal state size, F = W·C.
@@ -22,6 +23,10 @@ import recurrent as rec
 from mlp import MLP
 
 MODELS = ["dmd", "koopman", "koopman_var", "gru"]
+# `pitch`: the MLP's output, of order 1 after a few steps, times this is the relative raise of each
+# frequency. A raise δ turns the last of T steps by T·δ·arg λ: unscaled, one Adam step on its last
+# layer would turn a 1000-step rollout's end by radians.
+PITCH = 0.01
 
 
 def make_dynamics(kind, d_hidden, gain=None, **kwargs):
@@ -79,6 +84,7 @@ class KoopmanString(nn.Module):
     varying: bool = False  # Koopman_var: LRUDynamicsVarying with a PolarGain, relative to the start
     power_scale: float = 1.0  # Koopman_var: the typical |x|², by which the PolarGain divides its input
     encoder_hidden: int = 0  # > 0: encoder = Dense + an MLP of this width, its output zero at init
+    pitch: bool = False  # Koopman_var: frequencies raised by PITCH · MLP(|x0|² / power_scale) per pluck
 
     def setup(self):
         self.encoder = nn.Dense(2 * self.d_hidden)
@@ -92,6 +98,10 @@ class KoopmanString(nn.Module):
             )
         self.gain = PolarGain(self.d_hidden, scale=self.power_scale) if self.varying else None
         self.modal = make_dynamics(self.dynamics, self.d_hidden, self.gain, name="dynamics")
+        if self.pitch:
+            self.raise_pitch = nn.Sequential(
+                [MLP([64, 64]), nn.selu, nn.Dense(self.d_hidden, kernel_init=nn.initializers.zeros)]
+            )
         self.decoder = nn.Dense(self.features)
 
     def encode(self, frames):
@@ -115,21 +125,35 @@ class KoopmanString(nn.Module):
         x0 = self.encode(first_frame)
         x = rec.modal_rollout(self.modal.get_eigenvalues(), x0, n_steps, 0)  # before Koopman_var's gain
         x = x if times is None else x[times]
+        if self.pitch:
+            x = x * turn(self.raise_by(x0), jnp.arange(n_steps) if times is None else times)
         if self.varying:  # the gain acts row by row: only the rows asked for (training scores a few) need it
             x = rec.modulate(self.gain, x, self.d_hidden)
             x = x * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
         return self.decode(x, first_frame.shape[0])
 
+    def raise_by(self, x0):
+        """With `pitch`, the phase δ (D,) each step adds, turning the rollout λ^k x0 into (λ e^{iδ})^k x0:
+        each frequency raised by the fraction PITCH · MLP(|x0|² / power_scale) of it, the MLP's output
+        zero at the start. The membrane barely decays in its 0.25 s, so Koopman_var's gain, which
+        follows a change of power, cannot give a louder pluck its higher pitch; this can. Without
+        `pitch`, zeros."""
+        if not self.pitch:
+            return jnp.zeros(x0.shape, x0.real.dtype)
+        power = (x0.real**2 + x0.imag**2) / self.power_scale
+        return jnp.angle(self.modal.get_eigenvalues()) * PITCH * self.raise_pitch(power)
+
     def start(self, first_frame, point):
-        """The synthesis state of a pluck at grid point `point`: (x0, row, 0). x0 is the encoding; the
+        """The synthesis state of a pluck at grid point `point`: (x0, row, 0, δ). x0 is the encoding; the
         displacement there is Re(x_k · row) + bias, so row is that point's decoder row as complex
-        weights, times Koopman_var's gain at the start, 1 / g(|x0|²), which stays fixed."""
+        weights, times Koopman_var's gain at the start, 1 / g(|x0|²), which stays fixed; δ is the
+        pluck's pitch raise (`raise_by`), computed once, as the rollout computes it."""
         x0 = self.encode(first_frame)
         kernel = self.decoder.variables["params"]["kernel"][:, point * first_frame.shape[-1]]  # u there
         row = jax.lax.complex(kernel[: self.d_hidden], -kernel[self.d_hidden :])
         if self.varying:
             row = row * jnp.exp(-self.gain.log_gain(x0.real**2 + x0.imag**2))
-        return x0, row, jnp.zeros((), jnp.int32)
+        return x0, row, jnp.zeros((), jnp.int32), self.raise_by(x0)
 
     def factors(self, n_steps):
         """The rollout's factors (recurrent.rollout_factors): the same for every pluck."""
@@ -141,12 +165,14 @@ class KoopmanString(nn.Module):
         Each block's rows are computed from x0 and the rollout's factors as the whole rollout's are,
         so the stream equals it; only the point's decoder row is applied (`start`).
         """
-        x0, row, step = state
+        x0, row, step, delta = state
         x = rec.rollout_block(factors, x0, step, length)
+        if self.pitch:
+            x = x * turn(delta, step + jnp.arange(length))
         if self.varying:
             x = rec.modulate(self.gain, x, self.d_hidden)
         bias = self.decoder.variables["params"]["bias"][point * channels]
-        return (x @ row).real + bias, (x0, row, step + length)
+        return (x @ row).real + bias, (x0, row, step + length, delta)
 
     def synthesise(self, first_frame, n_steps, point):
         """(T,) displacement at grid point `point` from a first frame (W, C), in one shot."""
@@ -160,6 +186,11 @@ class KoopmanString(nn.Module):
         lam = self.modal.get_eigenvalues()
         step = jnp.mean(jnp.abs(z[:, 1:] - lam * z[:, :-1]) ** 2) / (jnp.mean(jnp.abs(z) ** 2) + 1e-12)
         return step + jnp.mean((self.decode(z, frames.shape[2]) - frames) ** 2)
+
+
+def turn(delta, steps):
+    """e^{i k δ} (M, D) at steps k (M,), from the phase δ (D,) added per step."""
+    return jnp.exp(1j * steps[:, None] * delta)
 
 
 BatchedKoopmanString = nn.vmap(
@@ -185,12 +216,13 @@ class GRUString(nn.Module):
 
 def unbatched(model):
     """The KoopmanString of a BatchedKoopmanString, same fields and parameters: one pluck at a time."""
-    fields = ("d_hidden", "dynamics", "features", "varying", "power_scale", "encoder_hidden")
+    fields = ("d_hidden", "dynamics", "features", "varying", "power_scale", "encoder_hidden", "pitch")
     return KoopmanString(**{name: getattr(model, name) for name in fields})
 
 
-def make_model(name, d_hidden, dynamics, features, encoder_hidden=0):
-    """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C)."""
+def make_model(name, d_hidden, dynamics, features, encoder_hidden=0, pitch=False):
+    """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C).
+    `pitch`: Koopman_var's pluck-dependent frequencies (KoopmanString.turned); the others ignore it."""
     if name == "gru":
         return GRUString()
     kind = dynamics if name != "koopman_var" else "lru"
@@ -200,6 +232,7 @@ def make_model(name, d_hidden, dynamics, features, encoder_hidden=0):
         features=features,
         varying=name == "koopman_var",
         encoder_hidden=encoder_hidden if name != "dmd" else 0,
+        pitch=pitch and name == "koopman_var",
     )
 
 
