@@ -174,7 +174,7 @@ _SEEDS = flags.DEFINE_integer(
 )
 _GRU_SEEDS = flags.DEFINE_integer("gru_seeds", 1, "Seeds of the GRU (slow: 2 s a step).", lower_bound=1)
 _DATA_SEED = flags.DEFINE_integer("data_seed", 0, "Seed of the simulated plucks (fixed across --seeds).")
-_FIGURE = flags.DEFINE_string("figure", "examples/string.png", "Where to save the figure (empty: none).")
+_FIGURE = flags.DEFINE_string("figure", None, "Where to save the figure (default: none).")
 # bench.py defines --json too; allow_override lets both be imported in one (test) process.
 _JSON = flags.DEFINE_string("json", None, "Write the results to this JSON file.", allow_override=True)
 _SAVE = flags.DEFINE_string(
