@@ -9,7 +9,8 @@ recipes, loop (`examples.string.train`), seeds, JSON, audio (--audio: the veloci
 and synthesis speed (× real time) apply unchanged. DMD here, and the modal models' start, is the
 two-frame (Hankel) DMD of u, exact on the linear membrane. Defaults are sized for a 2-core CPU
 (4 kHz, 0.25 s, 9 × 8 points, the 24 lowest modes); --fs, --seconds, --points and --modes reach
-the authors' sizes (16 kHz, 0.5 s, 41 × 37 points, up to 225 modes).
+the authors' sizes (16 kHz, 0.5 s, 41 × 37 points, up to 225 modes). On the nonlinear membrane
+Koopman_var also raises each pluck's frequencies by an MLP of its encoding's power (--pitch).
 """
 
 import dataclasses

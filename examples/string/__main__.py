@@ -21,8 +21,10 @@ with gradient clipping, a separate rate for the eigenvalues, a horizon curriculu
 random subset of their frames (--loss_frames) and the paper's per-step latent loss (--latent).
 Initialisation (--init) of the modal models: eigenvalues from DMD (dmd_eigs), eigenvalues, encoder
 and decoder from DMD (dmd), or the modules' own initialisers (random); each has its default recipe
-(RECIPES) and model size (MODEL_SIZES). --seeds trains each model with several seeds (the data
-fixed); --curves writes the validation error against time. --save and --load keep trained models
+(RECIPES) and model size (MODEL_SIZES). From DMD, Koopman may start from a frequency bank (--bank):
+more states per DMD mode at slightly raised frequencies, from which the encoder picks each pluck's.
+--seeds trains each model with several seeds (the data fixed); --curves writes the validation
+error against time. --save and --load keep trained models
 (orbax), --audio writes what a pickup hears and a page to listen to it, and the table gives how
 many times faster than real time each model synthesises.
 """
