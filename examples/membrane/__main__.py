@@ -138,8 +138,8 @@ def main(argv):
     print(f"membrane, {_PHYSICS.value}: {_TRAIN.value} train / {_VAL.value} validation, {shape}")
     flat = rearrange(train_frames, "b t w c -> b t (w c)")
     results, preds, learned, fits = [], {}, {}, {}
+    pitch = PITCH[_PHYSICS.value] if _PITCH.value is None else _PITCH.value
     for name in MODELS if _MODEL.value == "all" else [_MODEL.value]:
-        pitch = PITCH[_PHYSICS.value] if _PITCH.value is None else _PITCH.value
         model = make_model(name, _MODEL_SIZE.value, "lru", frames.shape[2], _ENCODER_HIDDEN.value, pitch)
         if not fits:  # u alone: DMD of two consecutive frames (Hankel), exact on linear data
             fits[2] = dmd_parameters(flat, _MODEL_SIZE.value, delays=2)

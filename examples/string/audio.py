@@ -127,9 +127,8 @@ def block_synthesiser(model, params, length, n_steps, point, channels):
     The rollout's factors, the same for every pluck, are computed once, and each pluck's start, with
     the parameters as arguments, as training computes them: folded as constants, the eigenvalues would
     round otherwise, and at 48 000 steps the stream would differ from the model's own rollout by ~1e-4
-    in float32. The
-    block itself closes over the parameters: XLA specialises its small products to them (a quarter
-    faster here than with the parameters as arguments).
+    in float32. The block itself closes over the parameters: XLA specialises its small products to
+    them (a quarter faster here than with the parameters as arguments).
     """
     single = unbatched(model)
     variables = {"params": params}

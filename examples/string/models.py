@@ -222,7 +222,7 @@ def unbatched(model):
 
 def make_model(name, d_hidden, dynamics, features, encoder_hidden=0, pitch=False):
     """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C).
-    `pitch`: Koopman_var's pluck-dependent frequencies (KoopmanString.turned); the others ignore it."""
+    `pitch`: Koopman_var's pluck-dependent frequencies (KoopmanString.raise_by); the others ignore it."""
     if name == "gru":
         return GRUString()
     kind = dynamics if name != "koopman_var" else "lru"
