@@ -1,8 +1,9 @@
-"""The membrane example's input pipeline: simulated 2D plucks in, frames (N, T, W = Nx·Ny, 2) out."""
+"""The membrane example's input pipeline: simulated 2D plucks in, frames (N, T, W = Nx·Ny, C) out."""
 
 import numpy as np
 
 from examples.membrane import physics
+from examples.string.input_pipeline import Dataset
 
 
 def make_plucks(membrane, n_plucks, rng, n_modes, n_steps, fs, points, nonlinear=True, peak=(1e-3, 1e-2)):
@@ -25,3 +26,47 @@ def make_plucks(membrane, n_plucks, rng, n_modes, n_steps, fs, points, nonlinear
     )
     q, v = physics.simulate(membrane, q0, n_steps, fs, nonlinear, n_modes=m.size)
     return physics.to_frames(membrane, q, v, m, n, points).astype(np.float32)
+
+
+def get_dataset(config, scale=None):
+    """The run's Dataset: config.train + config.val plucks of u, divided by the training standard
+    deviation (or `scale`, a checkpoint's)."""
+    points, pickup = config.points, config.pickup
+    if len(points) != 2 or min(points) < 3:
+        raise ValueError(f"points={points}: expected Nx, Ny, each ≥ 3")
+    if len(pickup) != 2 or not all(0 <= p <= 1 for p in pickup):
+        raise ValueError(f"pickup={pickup}: expected x, y, each in [0, 1]")
+    if config.channels != "u":
+        raise ValueError(f"channels={config.channels!r}: expected 'u', the membrane's only channel here")
+    rng = np.random.default_rng(config.data_seed)
+    nonlinear = config.membrane == "nonlinear"
+    frames = make_plucks(
+        physics.MEMBRANE,
+        config.train + config.val,
+        rng,
+        config.modes,
+        config.samples,
+        config.fs,
+        points,
+        nonlinear,
+        config.peak,
+    )[..., :1]
+    scale = frames[: config.train].std(axis=(0, 1, 2)) if scale is None else np.asarray(scale, np.float32)
+    frames = frames / scale
+    description = {
+        "membrane": config.membrane,
+        "data_seed": config.data_seed,
+        "shape": list(frames.shape[1:]),
+        "fs": config.fs,
+    }
+    return Dataset(
+        train=frames[: config.train],
+        val=frames[config.train :],
+        fs=config.fs,
+        scale=scale,
+        name=f"membrane, {config.membrane}",
+        description=description,
+        true_eigenvalues=None,
+        point=round(pickup[0] * (points[0] - 1)) * points[1] + round(pickup[1] * (points[1] - 1)),
+        n_test=0,
+    )

@@ -1,58 +1,99 @@
 """Trained models kept on disk: orbax-checkpoint for the parameters, a JSON config for the rest.
 
-A checkpoint directory holds config.json (the models' names and sizes, the data's description and
-normalisation, fs, the flags that made it and the table it printed) and one orbax checkpoint of
-parameters per model and seed, `<model>/seed<s>`. Loading checks the config against what the run
-asks for and restores each parameter tree against the shapes of a freshly built model: a directory
-that is not a checkpoint, or one from another model or data, raises CheckpointError with one line
-saying what does not match.
+A checkpoint directory holds config.json (the run's configuration, the data's description and
+normalisation, Koopman_var's power scales and the table the run printed) and one orbax checkpoint
+of parameters per model and seed, `<model>/seed<s>`. Loading rebuilds each model from the
+configuration and restores its parameters against the shapes of the freshly built model: a
+directory that is not a checkpoint, or one from another model or data, raises CheckpointError with
+one line saying what does not match.
 """
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
-FORMAT = "examples.string checkpoint, version 1"
+FORMAT = "examples checkpoint, version 2"  # version 1 stored the flags, not the configuration
 
 
 class CheckpointError(ValueError):
     """What does not match, in one line."""
 
 
-def save(directory, config, params):
-    """Write config.json and params {(model, seed): parameter tree} under `directory`."""
+class Checkpoint(NamedTuple):
+    """A checkpoint as train.train_and_evaluate evaluates it."""
+
+    directory: str
+    config: dict  # the configuration's fields
+    scale: list  # the data's normalisation, per channel
+    data: dict  # the data's description (the input pipeline's)
+    power_scales: dict  # name -> Koopman_var's power scale of each seed (1.0 for the others)
+    seconds: dict  # name -> training seconds of each seed
+    stopped_at: dict  # name -> the step at which the budget stopped each seed, or None
+    results: list  # the table the run that saved it printed
+
+    def check_data(self, current):
+        """CheckpointError naming the first entry of the data description that differs."""
+        for key, value in current.items():
+            if self.data.get(key) != value:
+                raise CheckpointError(
+                    f"--load={self.directory}: data {key} is {value!r} here, {self.data.get(key)!r} in the "
+                    "checkpoint"
+                )
+
+    def params(self, name, seed, target):
+        """The parameters of (name, seed), restored against target's shapes: `restore`."""
+        return restore(self.directory, name, seed, target)
+
+
+def save(directory, config, report):
+    """Write a train_and_evaluate Report's models (every seed) and config.json under `directory`."""
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     checkpointer = ocp.StandardCheckpointer()
-    for (name, seed), tree in params.items():
+    for (name, seed), tree in report.params.items():
         checkpointer.save(directory / name / f"seed{seed}", jax.device_get(tree), force=True)
     checkpointer.wait_until_finished()
-    (directory / "config.json").write_text(json.dumps({"format": FORMAT, **config}, indent=1))
+    record = dict(
+        format=FORMAT,
+        example=config.example,
+        config=dataclasses.asdict(config),
+        scale=np.asarray(report.dataset.scale).tolist(),
+        data=report.dataset.description,
+        power_scales=report.power_scales,
+        seconds={r["model"]: r["train_seconds_seeds"] for r in report.results},
+        stopped_at={r["model"]: r["stopped_at_seeds"] for r in report.results},
+        results=report.results,
+    )
+    (directory / "config.json").write_text(json.dumps(record, indent=1))
 
 
-def read_config(directory):
-    """The config of the checkpoint in `directory`, or CheckpointError."""
+def load(directory, example):
+    """The Checkpoint in `directory`, or CheckpointError in one line."""
     path = Path(directory) / "config.json"
     try:
-        config = json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         raise CheckpointError(f"--load={directory}: no readable config.json: not a checkpoint") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(
-            f"--load={directory}: config.json is not a checkpoint of this example ({FORMAT})"
-        )
-    return config
-
-
-def check_data(directory, saved, current):
-    """CheckpointError naming the first entry of the data description that differs."""
-    for key, value in current.items():
-        if saved.get(key) != value:
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        if isinstance(record, dict) and str(record.get("format", "")).endswith("checkpoint, version 1"):
             raise CheckpointError(
-                f"--load={directory}: data {key} is {value!r} here, {saved.get(key)!r} in the checkpoint"
+                f"--load={directory}: written by an earlier version of the example, which kept flags, not "
+                "a configuration: train it again with --save"
             )
+        raise CheckpointError(
+            f"--load={directory}: config.json is not a checkpoint of the examples ({FORMAT})"
+        )
+    if record["example"] != example:
+        raise CheckpointError(
+            f"--load={directory}: a checkpoint of examples.{record['example']}, not {example}"
+        )
+    fields = ("config", "scale", "data", "power_scales", "seconds", "stopped_at", "results")
+    return Checkpoint(str(directory), *(record[f] for f in fields))
 
 
 def restore(directory, name, seed, target):

@@ -4,70 +4,132 @@ Frames are (N, T, W, C): N trajectories of T steps on W grid points, C channels 
 velocity v). The simulators (`physics`) and `--data` files meet at these arrays.
 """
 
-import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
 from examples.string import physics
 
+STRINGS = {"nylon_b": physics.NYLON_B, "steel_a2": physics.STEEL_A2}
 
-@dataclasses.dataclass(frozen=True)
-class Plucks:
-    """A data set of Gaussian plucks released at rest: the string and how its plucks are drawn."""
 
-    string: physics.String
-    modes: int  # N, modes simulated
-    counts: tuple  # plucks (train, validation, test)
-    centre: tuple  # range of the Gaussian's centre, fraction of L
-    width: tuple  # range of its width, fraction of L; a lower bound of None is two grid spacings
-    peak: tuple  # range of its peak displacement, m
+class Dataset(NamedTuple):
+    """What a run trains and validates on, as every example's input pipeline returns it."""
+
+    train: np.ndarray  # (N, T, W, C) training frames, each channel divided by `scale`
+    val: np.ndarray  # (V, T, W, C) validation frames, likewise
     fs: float  # sample rate, Hz
-    seconds: float  # length of each pluck, s
-    points: int  # W, grid points, ends included
-    channels: str  # the channels its table uses: "u" (displacement) or "uv" (and velocity)
+    scale: np.ndarray  # (C,) the training standard deviation of each channel
+    name: str  # where the data came from, in words
+    description: dict  # what a checkpoint's data must match: source, channels, shape, fs
+    true_eigenvalues: np.ndarray | None  # the linear system's λ (its modes), when known
+    point: int  # the listening grid point (audio, synthesis speed)
+    n_test: int  # test trajectories held out and never used
 
 
-PLUCKS = {
-    # The paper's data set, as its authors' configs and generator define it (our reading of it).
-    "paper": Plucks(
-        physics.NYLON_B, 10, (800, 100, 100), (0.3, 0.7), (None, 0.1), (1e-3, 1e-2), 4000.0, 1.0, 101, "u"
-    ),
-    # The milder set the example used before: a steel string, 0.5–1.5 mm plucks, (u, v).
-    "steel": Plucks(
-        physics.STEEL_A2, 25, (256, 16, 0), (0.1, 0.9), (0.02, 0.1), (0.5e-3, 1.5e-3), 4000.0, 1.0, 101, "uv"
-    ),
-}
+def n_modes(config):
+    """The string modes simulated: config.modes, or the paper's for its rate (10 at 4 kHz, 25 above)."""
+    return config.modes or (10 if config.fs <= 4000 else 25)
 
 
-def make_plucks(
-    plucks, n_plucks, rng, kind="linear", simulator="lawson", n_steps=None, n_points=None, n_modes=None
-):
-    """n_plucks of the data set `plucks`: frames (n_plucks, T, W, 2) of u and v, float32.
+def initial_shapes(config, n_plucks, rng):
+    """(n_plucks, W) initial displacements on the W-point grid, drawn as the paper's authors' generator
+    draws them (physmodjax `generate_initial_condition`), per pluck: a centre m and a width s, uniform
+    in config.centre and config.width (a lower bound of 0: two grid steps), as fractions of the
+    length; the shape exp(−((x − m)/s)²) on the grid (ic="gaussian") or each grid point uniform in
+    (0, 1) (ic="noise"); a peak uniform in config.peak; the shape scaled so that its largest value on
+    the grid is that peak. The ends are then held at rest (u = 0 there), as their solver does."""
+    if config.ic not in ("gaussian", "noise"):
+        raise ValueError(f"ic={config.ic!r}: expected 'gaussian' or 'noise'")
+    x = np.linspace(0, 1, config.points)
+    low = config.width[0] or min(2 * x[1], config.width[1])
+    shapes = np.empty((n_plucks, config.points))
+    for i in range(n_plucks):  # one pluck's draws after another, in their generator's order
+        centre, width = rng.uniform(*config.centre), rng.uniform(low, config.width[1])
+        shape = (
+            np.exp(-(((x - centre) / width) ** 2)) if config.ic == "gaussian" else rng.uniform(0, 1, x.size)
+        )
+        shapes[i] = shape * rng.uniform(*config.peak) / np.max(np.abs(shape))
+    shapes[:, [0, -1]] = 0.0
+    return shapes
 
-    Centre, width and peak are drawn uniformly from the set's ranges. The linear string is stepped by
-    its exact matrix exponential per mode; the nonlinear one ("nonlinear") by physics.simulate_modal
-    ("lawson") or scipy's adaptive DOP853 ("dop853"). n_steps, n_points and n_modes override the set's.
+
+def project(string, shapes, n_modes):
+    """Modal amplitudes q (..., N) of displacements (..., W) on the grid, u ≈ Σ q_n sin(k_n x), as the
+    authors' FTM solver projects them: q_n = (2/L) Δx Σ_i sin(k_n x_i) u_i, a sum over the grid."""
+    x = np.linspace(0, string.length, shapes.shape[-1])
+    k, _, _ = physics.string_modes(string, n_modes)
+    return 2 / string.length * (x[1] - x[0]) * shapes @ np.sin(np.outer(k, x)).T
+
+
+def make_plucks(config, n_plucks, rng):
+    """n_plucks trajectories of config's string from rest: frames (n_plucks, T, W, 2) of u and v, float32.
+
+    The initial shapes are `initial_shapes`, projected on the modes by `project`. The linear string
+    is stepped by its exact matrix exponential per mode; the nonlinear one by Lawson RK4 ("lawson")
+    or scipy's adaptive DOP853 ("dop853"), config.simulator.
     """
-    string = plucks.string
-    n_steps = n_steps or round(plucks.seconds * plucks.fs)
-    n_points, n_modes = n_points or plucks.points, n_modes or plucks.modes
-    low = plucks.width[0] if plucks.width[0] is not None else min(2 / (n_points - 1), plucks.width[1])
-    centres = rng.uniform(*plucks.centre, n_plucks) * string.length
-    widths = rng.uniform(low, plucks.width[1], n_plucks) * string.length
-    peaks = rng.uniform(*plucks.peak, n_plucks)
-    q0 = np.stack(
-        [physics.pluck(string, c, w, n_modes, a) for c, w, a in zip(centres, widths, peaks, strict=True)]
-    )
-    if kind == "linear":  # Lawson's scheme with no nonlinear force is the exact matrix exponential
-        q, v = physics.simulate_modal(string, q0, n_steps, plucks.fs, alpha=0.0, substeps=1)
-    elif simulator == "lawson":
-        q, v = physics.simulate_modal(string, q0, n_steps, plucks.fs)
+    string, modes = STRINGS[config.material], n_modes(config)
+    q0 = project(string, initial_shapes(config, n_plucks, rng), modes)
+    if config.string == "linear":  # Lawson's scheme with no nonlinear force is the exact matrix exponential
+        q, v = physics.simulate_modal(string, q0, config.samples, config.fs, alpha=0.0, substeps=1)
+    elif config.simulator == "lawson":
+        q, v = physics.simulate_modal(string, q0, config.samples, config.fs)
     else:
-        q, v = physics.simulate_adaptive(string, q0, n_steps, plucks.fs)
+        q, v = physics.simulate_adaptive(string, q0, config.samples, config.fs)
     chunks = [
-        physics.to_frames(string, q[i : i + 64], v[i : i + 64], n_points) for i in range(0, n_plucks, 64)
+        physics.to_frames(string, q[i : i + 64], v[i : i + 64], config.points) for i in range(0, n_plucks, 64)
     ]
     return np.concatenate([c.astype(np.float32) for c in chunks])
+
+
+def get_dataset(config, scale=None):
+    """The run's Dataset: config.train / val / test simulated plucks, or config.data's trajectories
+    (the last config.test held out, the config.val before them validating, every one before those
+    training). Each channel is divided by its training standard deviation, or by `scale` (a
+    checkpoint's)."""
+    if config.data:
+        frames, fs = load_trajectories(config.data)
+        if config.val + config.test >= len(frames):
+            raise ValueError(
+                f"val={config.val}, test={config.test}: expected fewer than the {len(frames)} trajectories "
+                f"in data={config.data}"
+            )
+        counts = (len(frames) - config.val - config.test, config.val, config.test)
+        frames, true_lam = frames.astype(np.float32), None
+        name, source = config.data, {"data": config.data.rsplit("/", 1)[-1]}
+    else:
+        counts, fs = (config.train, config.val, config.test), config.fs
+        frames = make_plucks(config, sum(counts), np.random.default_rng(config.data_seed))
+        string = STRINGS[config.material]
+        true_lam = (
+            physics.discrete_eigenvalues(string, n_modes(config), fs) if config.string == "linear" else None
+        )
+        name = f"{config.material} {config.string}, {config.ic} plucks"
+        source = {
+            "string": config.string,
+            "material": config.material,
+            "ic": config.ic,
+            "data_seed": config.data_seed,
+        }
+    if config.channels not in ("u", "uv") or config.channels == "uv" and frames.shape[-1] < 2:
+        raise ValueError(f"channels={config.channels!r}: expected 'u', or 'uv' with velocities in the data")
+    frames = frames[..., : len(config.channels)]  # u is channel 0, v channel 1
+    n_train, n_val, n_test = counts
+    scale = frames[:n_train].std(axis=(0, 1, 2)) if scale is None else np.asarray(scale, np.float32)
+    frames = frames / scale  # per channel: v is ~1000 times u
+    description = {**source, "channels": config.channels, "shape": list(frames.shape[1:]), "fs": fs}
+    return Dataset(
+        train=frames[:n_train],
+        val=frames[n_train : n_train + n_val],
+        fs=fs,
+        scale=scale,
+        name=name,
+        description=description,
+        true_eigenvalues=true_lam,
+        point=round(config.pickup * (frames.shape[2] - 1)),
+        n_test=n_test,
+    )
 
 
 def load_trajectories(path):
@@ -78,23 +140,23 @@ def load_trajectories(path):
     try:
         archive = np.load(path)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--data={path}: cannot read it as .npz ({error})") from None
+        raise ValueError(f"data={path}: cannot read it as .npz ({error})") from None
     if "u" not in archive:
-        raise ValueError(f"--data={path}: no array 'u': expected u (N, T, W) displacement")
+        raise ValueError(f"data={path}: no array 'u': expected u (N, T, W) displacement")
     u = archive["u"]
     if u.ndim != 3:
-        raise ValueError(f"--data={path}: u has shape {u.shape}: expected (N, T, W)")
+        raise ValueError(f"data={path}: u has shape {u.shape}: expected (N, T, W)")
     channels = [u]
     if "v" in archive:
         if archive["v"].shape != u.shape:
-            raise ValueError(f"--data={path}: v has shape {archive['v'].shape}: expected u's {u.shape}")
+            raise ValueError(f"data={path}: v has shape {archive['v'].shape}: expected u's {u.shape}")
         channels.append(archive["v"])
     for name, array in zip("uv", channels, strict=False):
         if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
-            raise ValueError(f"--data={path}: {name} has non-finite or non-numeric entries: expected finite")
+            raise ValueError(f"data={path}: {name} has non-finite or non-numeric entries: expected finite")
     if u.shape[0] < 2 or u.shape[1] < 2:
-        raise ValueError(f"--data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
+        raise ValueError(f"data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
     fs = archive["fs"] if "fs" in archive else np.array(np.nan)
     if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
-        raise ValueError(f"--data={path}: fs missing or not a positive number: expected the sample rate, Hz")
+        raise ValueError(f"data={path}: fs missing or not a positive number: expected the sample rate, Hz")
     return np.stack(channels, axis=-1).astype(np.float64), float(fs)

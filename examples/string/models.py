@@ -13,6 +13,8 @@
 Shapes: B batch, T steps, W grid points, C channels, D complex modal state size, F = W·C.
 """
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -22,7 +24,39 @@ from einops import rearrange
 import recurrent as rec
 from mlp import MLP
 
-MODELS = ["dmd", "koopman", "koopman_var", "gru"]
+
+@dataclasses.dataclass(frozen=True)
+class ModelKind:
+    """What a model name means, read wherever the examples treat models differently."""
+
+    fitted: bool = False  # a least-squares fit (DMD), no gradient step and no seed
+    varying: bool = False  # Koopman_var: the rollout times a gain of |x|² (PolarGain)
+    recurrent: bool = False  # the GRU: no eigenvalues, no DMD start, its own recipe and seeds
+    banked: bool = False  # may start from a frequency bank (config.bank)
+
+    def uses_dmd(self, init):
+        """Whether its parameters start from dmd_parameters."""
+        return self.fitted or (not self.recurrent and init != "random")
+
+    def delays(self, config):
+        """Frames stacked by its DMD fit: config.dmd_delays for DMD itself; two (Hankel DMD) for a
+        trained modal model seeing u alone, since a one-step map of displacements cannot be exact (a
+        string's state is u and v)."""
+        if self.fitted:
+            return config.dmd_delays
+        return 2 if not self.recurrent and config.channels == "u" else 1
+
+    def n_seeds(self, config):
+        """How many seeds a run trains it with."""
+        return 1 if self.fitted else config.gru_seeds if self.recurrent else config.seeds
+
+
+MODELS = {
+    "dmd": ModelKind(fitted=True),
+    "koopman": ModelKind(banked=True),
+    "koopman_var": ModelKind(varying=True),
+    "gru": ModelKind(recurrent=True),
+}
 # `pitch`: the MLP's output, of order 1 after a few steps, times this is the relative raise of each
 # frequency. A raise δ turns the last of T steps by T·δ·arg λ: unscaled, one Adam step on its last
 # layer would turn a 1000-step rollout's end by radians.
@@ -220,19 +254,24 @@ def unbatched(model):
     return KoopmanString(**{name: getattr(model, name) for name in fields})
 
 
-def make_model(name, d_hidden, dynamics, features, encoder_hidden=0, pitch=False):
-    """The module of each --model: apply({"params": p}, first frames (B, W, C), T) -> (B, T, W, C).
-    `pitch`: Koopman_var's pluck-dependent frequencies (KoopmanString.raise_by); the others ignore it."""
-    if name == "gru":
+def make_model(name, config, features, power_scale=1.0):
+    """The module of a model name (MODELS) as config sizes it: apply({"params": p}, first frames
+    (B, W, C), T) -> (B, T, W, C). Koopman from a frequency bank has config.bank + 1 states per mode
+    of the config.model_size; Koopman_var's gain divides |x|² by power_scale."""
+    kind = MODELS[name]
+    if kind.recurrent:
         return GRUString()
-    kind = dynamics if name != "koopman_var" else "lru"
+    d_hidden = config.model_size
+    if kind.banked and config.bank:
+        d_hidden = (config.bank_modes or config.model_size) * (config.bank + 1)
     return BatchedKoopmanString(
         d_hidden=d_hidden,
-        dynamics=kind,
+        dynamics="lru" if kind.varying else config.dynamics,
         features=features,
-        varying=name == "koopman_var",
-        encoder_hidden=encoder_hidden if name != "dmd" else 0,
-        pitch=pitch and name == "koopman_var",
+        varying=kind.varying,
+        power_scale=power_scale,
+        encoder_hidden=0 if kind.fitted else config.encoder_hidden,
+        pitch=kind.varying and config.pitch,
     )
 
 
@@ -305,11 +344,6 @@ def frequency_bank(dmd, n_modes, copies, step):
     return lam, encoder, np.tile(decoder, (1, copies + 1))
 
 
-def uses_dmd(name, init):
-    """Whether the model's parameters start from dmd_parameters."""
-    return name == "dmd" or (name != "gru" and init != "random")
-
-
 def init_params(name, model, frames, init, seed, dmd=None):
     """Parameters of a model: its own initialisers, then DMD for the modal models as --init says.
 
@@ -318,13 +352,13 @@ def init_params(name, model, frames, init, seed, dmd=None):
     linear model it modulates. `dmd`: dmd_parameters of these frames, if already computed.
     """
     params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2, None)["params"]
-    if not uses_dmd(name, init):
+    if not MODELS[name].uses_dmd(init):
         return params
     params = jax.tree.map(np.asarray, params)
     dmd = dmd or dmd_parameters(
         rearrange(frames, "b t w c -> b t (w c)"),
         model.d_hidden,
-        2 if name != "dmd" and frames.shape[-1] == 1 else 1,
+        2 if not MODELS[name].fitted and frames.shape[-1] == 1 else 1,
     )
     lam, encoder, decoder = dmd
     # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
@@ -333,7 +367,7 @@ def init_params(name, model, frames, init, seed, dmd=None):
     dynamics = make_dynamics(model.dynamics, model.d_hidden)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}
-    if init == "dmd" or name == "dmd":
+    if init == "dmd" or MODELS[name].fitted:
         params["encoder"] = {
             "kernel": np.concatenate([encoder.real, encoder.imag]).T,
             "bias": 0 * params["encoder"]["bias"],

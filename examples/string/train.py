@@ -8,17 +8,34 @@ shared by the examples: rollouts (`predict`) and their errors.
 """
 
 import dataclasses
+import datetime
+import importlib
+import json
+import subprocess
+import sys
 import time
 from functools import partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from einops import rearrange
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from examples.string.models import init_params, with_power_scale
+import bench
+from examples.string.audio import speed
+from examples.string.models import (
+    MODELS,
+    dmd_parameters,
+    eigenvalues_of,
+    frequency_bank,
+    init_params,
+    make_model,
+    with_power_scale,
+)
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 
@@ -64,42 +81,27 @@ def curriculum(n_steps_train, n_steps, window):
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """How a model is trained: the flags of the same names."""
+    """How one model is trained (the configuration's fields of the same names; `recipe`)."""
 
-    steps: int = 600  # Adam steps
-    batch: int = 16  # trajectories per step
-    lr: float = 1e-2  # all parameters but the eigenvalues (cosine-decayed)
-    lr_dynamics: float = 1e-6  # eigenvalue parameters
-    window: int = 0  # first curriculum window; 0: whole trajectories throughout
-    latent: float = 0.0  # weight of the model's latent_loss
-    clip: float = 1.0  # global gradient-norm clip
-    budget: float = 0.0  # opt-in guard: stop after this many seconds (the result says so); 0: never
-    loss_frames: int = 0  # frames of a window scored (a random subset); 0: all
-    seed: int = 0  # batches and windows
+    steps: int  # Adam steps
+    batch: int  # trajectories per step
+    lr: float  # all parameters but the eigenvalues (cosine-decayed)
+    lr_dynamics: float  # eigenvalue parameters
+    window: int  # first curriculum window; 0: whole trajectories throughout
+    latent: float  # weight of the model's latent_loss
+    clip: float  # global gradient-norm clip
+    budget: float  # opt-in guard: stop after this many seconds (the result says so); 0: never
+    loss_frames: int  # frames of a window scored (a random subset); 0: all
+    seed: int  # batches and windows
 
 
-# Defaults of the recipe flags. From DMD eigenvalues, whole rollouts from the start; the eigenvalues
-# barely move (a phase error δθ grows to T·δθ over T steps). From a random start, the eigenvalues
-# are found on short windows, where a phase error costs little, helped by the latent loss, which asks
-# each step of the encodings to be a multiplication by λ: least squares in λ, as in DMD; then made
-# precise on long windows, which scoring 250 of their frames makes cheap. A random start also gets
-# twice as many states as the string has modes (MODEL_SIZES): with exactly one per mode, eigenvalues
-# that settle on the same mode leave another unfound.
-# The nonlinear string from DMD: 500 scored frames, and a low rate for long: at 3e-3 and 3600
-# steps, Koopman_var's loss spiked, and one seed in five never recovered (rel. MSE 1.0). The GRU:
-# 1-2 s a step on 4000-step rollouts, so 140 steps, about what the former 330 s budget gave it.
-RECIPES = {
-    ("linear", "dmd"): Recipe(steps=600, lr=1e-2, lr_dynamics=1e-6),
-    ("nonlinear", "dmd"): Recipe(steps=7200, lr=1e-3, lr_dynamics=1e-6, loss_frames=500),
-    ("linear", "random"): Recipe(
-        steps=40000, lr=1e-2, lr_dynamics=0.03, window=32, latent=1.0, loss_frames=250
-    ),
-    ("nonlinear", "random"): Recipe(
-        steps=40000, lr=1e-2, lr_dynamics=0.03, window=32, latent=1.0, loss_frames=250
-    ),
-    "gru": Recipe(steps=140, lr=1e-2),
-}
-MODEL_SIZES = {"dmd": 25, "random": 50}
+def recipe(kind, config, seed):
+    """The recipe of a model (a models.ModelKind) and seed: the configuration's, or for the GRU its
+    own steps and rate, whole trajectories, every frame scored and no latent loss."""
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
+    if kind.recurrent:
+        fields.update(steps=config.gru_steps, lr=config.gru_lr, window=0, latent=0.0, loss_frames=0)
+    return Recipe(**fields, seed=seed)
 
 
 class Trained(NamedTuple):
@@ -216,39 +218,6 @@ def errors(pred, true):
     )
 
 
-def fit(name, model, train_frames, val_frames, init, seed, recipe, dmd=None, log=LOG):
-    """One model and seed, as every example runs it: initialise (models.init_params; Koopman_var's
-    gain input scale from the data), then train with `recipe` unless it is DMD, validating at each
-    log line. Returns (model, params, seconds, Trained or None); the validation's time is not in
-    the seconds."""
-    tic = time.perf_counter()
-    params = init_params(name, model, train_frames, init, seed, dmd)
-    model = with_power_scale(model, params, train_frames) if name == "koopman_var" else model
-    seconds = time.perf_counter() - tic
-    if name == "dmd":
-        return model, params, seconds, None
-    trained = train(
-        model, params, train_frames, recipe, partial(validation_mse, model, val_frames=val_frames), log
-    )
-    return model, trained.params, seconds + trained.seconds, trained
-
-
-def evaluate(name, model, params, val_frames, seconds, stopped_at=None):
-    """(rollouts from the validation first frames, the run's result: errors, size, time)."""
-    pred = predict(model, params, val_frames[:, 0], val_frames.shape[1])
-    rel_mse, rel_mae = errors(pred, val_frames)
-    result = dict(
-        model=name,
-        rel_mse=rel_mse,
-        rel_mae=rel_mae,
-        rel_mse_batches=batch_errors(pred, val_frames),
-        params=sum(p.size for p in jax.tree.leaves(params)),
-        train_seconds=seconds,
-        stopped_at=stopped_at,
-    )
-    return pred, result
-
-
 def batch_errors(pred, true, batch=50):
     """The paper's metric: mean((y − ŷ)²) / mean(y²) per batch of `batch` trajectories (in order),
     averaged over the batches; errors() is over the whole set at once."""
@@ -290,3 +259,165 @@ def aggregate(runs):
         train_seconds=float(np.mean([r["train_seconds"] for r in runs])),
         stopped_at=[r["stopped_at"] for r in runs if r["stopped_at"] is not None],
     )
+
+
+class Report(NamedTuple):
+    """What train_and_evaluate returns."""
+
+    dataset: object  # the input pipeline's Dataset
+    results: list  # one dict per model: aggregate() of its seeds, per-seed lists, speeds
+    models: dict  # name -> module of its first seed (Koopman_var's power scale is per seed)
+    params: dict  # (name, seed) -> trained parameters
+    power_scales: dict  # name -> Koopman_var's power scale of each seed (1.0 for the others)
+    preds: dict  # name -> validation rollouts (V, T, W, C) of its first seed
+    eigenvalues: dict  # name -> λ (D,) of its first seed, modal models
+    curves: dict  # "name/seed" -> [(seconds, step, validation rel. MSE)]
+
+
+def get_dataset(config, scale=None):
+    """The Dataset of config's example (its input_pipeline.get_dataset)."""
+    return importlib.import_module(f"examples.{config.example}.input_pipeline").get_dataset(config, scale)
+
+
+def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
+    """Every model of config.models, each seed: start it (its own initialisers, then DMD as config.init
+    says), train it with its `recipe` unless it is fitted (DMD), and score its rollouts of the whole
+    validation set from their first frames. One loop for every model and every example.
+
+    `restored`: a checkpoints.Checkpoint whose models are evaluated instead of trained. `workdir`:
+    write one results file per model there (`write_results`).
+    The seconds counted are the model's start (its DMD fit included) and training, not validation.
+    """
+    dataset = get_dataset(config, restored.scale if restored else None)
+    if restored:
+        restored.check_data(dataset.description)
+    train_frames, val_frames = dataset.train, dataset.val
+    features = train_frames.shape[2] * train_frames.shape[3]
+    report = Report(dataset, [], {}, {}, {}, {}, {}, {})
+    fits = {}  # DMD fits by delays, shared by the models using it: (lam, encoder, decoder), seconds
+    for name in config.models:
+        kind = MODELS[name]
+        delays = kind.delays(config)
+        if not restored and kind.uses_dmd(config.init) and delays not in fits:
+            tic = time.perf_counter()
+            flat = rearrange(train_frames, "b t w c -> b t (w c)")
+            fits[delays] = dmd_parameters(flat, config.model_size, delays), time.perf_counter() - tic
+        dmd, dmd_seconds = fits.get(delays, (None, 0.0)) if kind.uses_dmd(config.init) else (None, 0.0)
+        if dmd is not None and kind.banked and config.bank:
+            dmd = frequency_bank(dmd, config.bank_modes or config.model_size, config.bank, config.bank_step)
+        runs, report.power_scales[name] = [], []
+        for seed in range(config.seed, config.seed + kind.n_seeds(config)):
+            log(f"--- {name}, seed {seed}")
+            model, stopped_at = make_model(name, config, features), None
+            if restored:
+                model = model.clone(power_scale=restored.power_scales[name][seed - config.seed])
+                target = model.init(jax.random.key(0), jnp.asarray(val_frames[:1, 0]), 2, None)["params"]
+                params = restored.params(name, seed, target)
+                seconds = restored.seconds[name][seed - config.seed]
+                stopped_at = restored.stopped_at[name][seed - config.seed]
+            else:
+                tic = time.perf_counter()
+                params = init_params(name, model, train_frames, config.init, seed, dmd)
+                model = with_power_scale(model, params, train_frames) if kind.varying else model
+                seconds = time.perf_counter() - tic + dmd_seconds
+                if not kind.fitted:
+                    validate = partial(validation_mse, model, val_frames=val_frames)
+                    trained = train(model, params, train_frames, recipe(kind, config, seed), validate, log)
+                    params, seconds = trained.params, seconds + trained.seconds
+                    stopped_at, report.curves[f"{name}/{seed}"] = trained.stopped_at, trained.curve
+            pred = predict(model, params, val_frames[:, 0], val_frames.shape[1])
+            run = dict(zip(("rel_mse", "rel_mae"), errors(pred, val_frames), strict=True))
+            run.update(
+                model=name,
+                rel_mse_batches=batch_errors(pred, val_frames),
+                params=sum(p.size for p in jax.tree.leaves(params)),
+                train_seconds=seconds,
+                stopped_at=stopped_at,
+            )
+            runs.append(run)
+            report.params[(name, seed)] = params
+            report.power_scales[name].append(getattr(model, "power_scale", 1.0))
+            log(f"{name}, seed {seed}: validation rel. MSE {run['rel_mse']:.3e}, {seconds:.0f} s")
+            if seed == config.seed:
+                report.models[name], report.preds[name] = model, pred
+                if not kind.recurrent:
+                    report.eigenvalues[name] = eigenvalues_of(params, model)
+                speeds = {}
+                if config.speed:
+                    first = jnp.asarray(val_frames[0, 0])
+                    speeds = speed(model, params, first, dataset.fs, dataset.point, val_frames.shape[3])
+        result = aggregate(runs)
+        for key in ("rel_mae", "rel_mse_batches", "train_seconds", "stopped_at"):
+            result[f"{key}_seeds"] = [r[key] for r in runs]
+        result["seeds"] = list(range(config.seed, config.seed + len(runs)))
+        report.results.append({**result, **speeds})
+        if workdir:
+            write_results(workdir, config, dataset, report.results[-1])
+    return report
+
+
+def write_results(workdir, config, dataset, result):
+    """`workdir/<model>.json`: the model's per-seed numbers, the whole configuration, the command, the
+    commit, the machine and the date: a table's cell, and how to make it again."""
+    record = {
+        "model": result["model"],
+        "data": dataset.description,
+        "result": result,
+        "config": dataclasses.asdict(config),
+        "command": command_line(config.example),
+        "commit": commit(),
+        "machine": bench.processor(),
+        "jax": jax.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+    }
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    (Path(workdir) / f"{result['model']}.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+def command_line(example):
+    """This process's command line, as it would be typed to run the example again."""
+    if sys.argv[0].endswith("__main__.py"):
+        return " ".join([f"python -m examples.{example}", *sys.argv[1:]])
+    return " ".join(sys.argv)
+
+
+def commit():
+    """The repository's commit, `+changes` if files it tracks differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "-uno"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+
+
+def print_table(results, paper=None):
+    """The results as a table on stdout; `paper`: {model: the paper's relative MSE} for a last column."""
+    print(
+        f"\n{'model':<12} {'params':>8} {'train s':>8} {'seeds':>5} {'rel MSE (std)':>21} {'worst':>10} "
+        f"{'by 50':>10} {'rel MAE':>10} {'× RT':>8} {'× RT 48k':>9} {'block 64':>9}"
+        + (f" {'paper MSE':>10}" if paper else "")
+    )
+    for r in results:
+        mse = f"{r['rel_mse']:.3e} ({r['rel_mse_std']:.1e})"
+        speeds = [f"{r['rtf']:>8.0f}", f"{r['rtf_48k']:>9.1f}"] if "rtf" in r else [f"{'–':>8}", f"{'–':>9}"]
+        speeds.append(f"{r['block_64_48k']:>9.3f}" if "block_64_48k" in r else f"{'–':>9}")
+        cells = (
+            f"{r['params']:>8} {r['train_seconds']:>8.0f} {len(r['rel_mse_seeds']):>5} {mse:>21} "
+            f"{r['rel_mse_worst']:>10.3e} {r['rel_mse_batches']:>10.3e} {r['rel_mae']:>10.3e} "
+            + " ".join(speeds)
+        )
+        if paper:
+            cells += f" {paper[r['model']]:>10.4g}" if r["model"] in paper else f" {'–':>10}"
+        stopped = f"  stopped by the budget at step {r['stopped_at']}" if r["stopped_at"] else ""
+        print(f"{r['model']:<12} {cells}{stopped}")
+    print("rel MSE: over the whole validation set; by 50: the paper's, per batch of 50, averaged;")
+    print("× RT: times faster than real time at fs and 48 kHz; block 64: a 64-sample block's cost at 48 kHz")
+    print("as a fraction of its duration")

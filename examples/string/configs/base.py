@@ -1,0 +1,149 @@
+"""What both examples' configurations share: the models, the training recipe and the seeds, and the
+flags made from a configuration's fields.
+
+A configuration is a frozen dataclass; each field is declared by `setting(default, help)`, so its
+meaning is written once and `--help` shows it. Every field is a flag of the same name, which
+overrides the configuration chosen with --config.
+"""
+
+import dataclasses
+import typing
+
+from absl import flags
+
+
+def setting(default, help_text):
+    """A configuration field: its default and what it means (the flag's help)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+    """Models, recipe and seeds: the fields every example's configuration has."""
+
+    models: tuple = setting(
+        ("koopman",), "Models trained, in the table's order: dmd, koopman, koopman_var, gru."
+    )
+    init: str = setting(
+        "dmd_eigs",
+        "Start of the modal models: eigenvalues from DMD (dmd_eigs); eigenvalues, encoder and decoder "
+        "from DMD (dmd); the modules' own initialisers, the seed's LRU ranges (random).",
+    )
+    dmd_delays: int = setting(1, "The DMD model's frames stacked: 1, the paper's DMD; 2, Hankel DMD.")
+    model_size: int = setting(25, "Complex state size D of the modal models.")
+    dynamics: str = setting("lru", "Koopman's eigenvalue parameterisation: lru or discrete.")
+    encoder_hidden: int = setting(
+        0, "Koopman models: add an MLP of this width to the linear encoder (0: none)."
+    )
+    bank: int = setting(
+        0,
+        "Koopman from DMD (init=dmd): this many more states per DMD mode, at its frequency raised by "
+        "bank_step, 2·bank_step, ... (models.frequency_bank); 0: none.",
+    )
+    bank_modes: int = setting(0, "The bank's DMD modes, strongest first; 0: model_size.")
+    bank_step: float = setting(1e-3, "Relative frequency step of the bank.")
+    pitch: bool = setting(False, "Koopman_var: raise each pluck's frequencies by an MLP of its |x0|².")
+    # The recipe of the gradient-trained modal models: a number of steps, never of seconds.
+    steps: int = setting(600, "Adam steps of each modal model.")
+    batch: int = setting(16, "Trajectories per training step.")
+    lr: float = setting(1e-2, "Adam rate (cosine-decayed) of every parameter but the eigenvalues.")
+    lr_dynamics: float = setting(1e-6, "Adam rate (cosine-decayed) of the eigenvalue parameters.")
+    window: int = setting(0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.")
+    latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
+    loss_frames: int = setting(0, "Score a window longer than this on this many random frames; 0: all.")
+    clip: float = setting(1.0, "Global gradient-norm clip.")
+    budget: float = setting(0.0, "Opt-in guard: stop a model after this many seconds of training; 0: never.")
+    gru_steps: int = setting(140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).")
+    gru_lr: float = setting(1e-2, "Adam rate of the GRU.")
+    seed: int = setting(0, "First seed of the models' initialisation and batches.")
+    seeds: int = setting(1, "Seeds of each trained modal model, from seed (DMD has one).")
+    gru_seeds: int = setting(1, "Seeds of the GRU.")
+    data_seed: int = setting(0, "Seed of the simulated plucks, fixed across the models' seeds.")
+    speed: bool = setting(True, "Time synthesis: × real time at fs and 48 kHz, 64-sample blocks.")
+
+
+def field_help(config_class):
+    """{field name: help} of a configuration class."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(config_class)}
+
+
+def define_flags(config_class, configs):
+    """One flag per field of config_class (default None: the chosen configuration's value), and
+    --config, the name of one of `configs` {name: get_config}. Returns the --config flag."""
+    default = configs["default"]()
+    types = typing.get_type_hints(config_class)
+    for f in dataclasses.fields(config_class):
+        help_text = f"{f.metadata['help']} (default: {getattr(default, f.name)!r})"
+        kind = types[f.name]
+        if kind is bool:
+            flags.DEFINE_bool(f.name, None, help_text)
+        elif kind is int:
+            flags.DEFINE_integer(f.name, None, help_text)
+        elif kind is float:
+            flags.DEFINE_float(f.name, None, help_text)
+        elif kind is tuple:
+            flags.DEFINE_list(f.name, None, help_text)
+        else:
+            flags.DEFINE_string(f.name, None, help_text)
+    return flags.DEFINE_enum(
+        "config",
+        "default",
+        list(configs),
+        "Configuration: " + ", ".join(configs) + "; flags override its fields.",
+    )
+
+
+def given_fields(config_class):
+    """{field: value} of the field flags given on the command line, converted to the field's type."""
+    types = typing.get_type_hints(config_class)
+    given = {}
+    for f in dataclasses.fields(config_class):
+        value = flags.FLAGS[f.name].value
+        if value is None:
+            continue
+        if types[f.name] is tuple:
+            element = type(getattr(config_class(), f.name)[0]) if getattr(config_class(), f.name) else str
+            try:
+                value = tuple(element(v) for v in value)
+            except ValueError:
+                raise ValueError(f"--{f.name}={','.join(value)}: expected {element.__name__}s") from None
+        given[f.name] = value
+    return given
+
+
+def from_dict(config_class, values):
+    """A configuration from a stored dict (a checkpoint's or results file's): lists become tuples;
+    a field it lacks takes the class default; a key the class lacks raises ValueError."""
+    names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown configuration fields {', '.join(unknown)}")
+    return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+# Fields a run from a checkpoint may change: which of its models to evaluate, and how they are heard.
+FREE_ON_LOAD = ("models", "speed", "pickup")
+
+
+def resolve(config_class, configs, name, all_models, saved=None):
+    """The configuration the command line asks for: configs[name]() with the field flags given, or,
+    from a checkpoint, its `saved` fields, which flags may change only for FREE_ON_LOAD fields.
+    `--models=all` is all_models. Raises ValueError in one line for a value that cannot be."""
+    given = given_fields(config_class)
+    if given.get("models") == ("all",):
+        given["models"] = tuple(all_models)
+    unknown = [m for m in given.get("models", ()) if m not in all_models]
+    if unknown:
+        raise ValueError(
+            f"--models={','.join(given['models'])}: expected some of {', '.join(all_models)}, or all"
+        )
+    if saved is None:
+        return dataclasses.replace(configs[name](), **given)
+    config = from_dict(config_class, saved)
+    for key, value in given.items():
+        if key not in FREE_ON_LOAD and value != getattr(config, key):
+            raise ValueError(f"{key} is {value!r} here, {getattr(config, key)!r} in the checkpoint")
+    missing = [m for m in given.get("models", ()) if m not in config.models]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} in the checkpoint (it has {', '.join(config.models)})")
+    return dataclasses.replace(config, **given)
