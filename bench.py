@@ -64,22 +64,43 @@ def closed_rollout(lam, x0, n_steps):
     return jnp.exp(k * jnp.log(lam)) * x0
 
 
+def powers(base, start, length):
+    """start ⊙ base**j for j < length: (length, D), as recurrent.py builds them (a sequential scan on
+    a CPU, a parallel prefix product elsewhere)."""
+
+    def step(power, _):
+        return power * base, power
+
+    def prefix():
+        factors = jnp.concatenate([start[None], jnp.broadcast_to(base, (length - 1, *base.shape))])
+        return jax.lax.associative_scan(jnp.multiply, factors)
+
+    return jax.lax.platform_dependent(
+        cpu=lambda: jax.lax.scan(step, start, length=length, unroll=4)[1], default=prefix
+    )
+
+
+def expand(outer, inner, x0, n_steps):
+    """Rows outer[m] · inner[l] · x0, k = mL + l < T: one fused outer product."""
+    return rearrange(outer[:, None, :] * inner[None, :, :], "m l d -> (m l) d")[:n_steps] * x0
+
+
 def _vjp_factors(lam, n_steps):
     """outer (M, D) = λ^(mL + 1), inner (L, D) = λ^l, L = ⌈√T⌉: the previous split of the powers."""
     chunk = math.isqrt(max(n_steps - 1, 0)) + 1
-    inner = rec._powers(lam, jnp.ones_like(lam), chunk)
-    return rec._powers(inner[-1] * lam, lam, -(-n_steps // chunk)), inner
+    inner = powers(lam, jnp.ones_like(lam), chunk)
+    return powers(inner[-1] * lam, lam, -(-n_steps // chunk)), inner
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def vjp_rollout(lam, x0, n_steps):
     """The previous recurrent.modal_rollout (offset 1): reverse mode only, backward by hand."""
-    return rec._expand(*_vjp_factors(lam, n_steps), x0, n_steps)
+    return expand(*_vjp_factors(lam, n_steps), x0, n_steps)
 
 
 def _vjp_rollout_fwd(lam, x0, n_steps):
     factors, d_factors = jax.jvp(lambda v: _vjp_factors(v, n_steps), (lam,), (jnp.ones_like(lam),))
-    return rec._expand(*factors, x0, n_steps), (factors, d_factors, x0)
+    return expand(*factors, x0, n_steps), (factors, d_factors, x0)
 
 
 def _vjp_rollout_bwd(n_steps, residuals, cotangent):

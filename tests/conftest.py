@@ -1,5 +1,7 @@
 """Shared fixtures: model factories, the float64 switch and the relative error."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -52,3 +54,42 @@ def x64():
     jax.config.update("jax_enable_x64", True)
     yield
     jax.config.update("jax_enable_x64", False)
+
+
+def string_config(**fields):
+    """The string example's steel configuration, the milder data these tests were tuned on, with `fields`
+    changed. Its plucks as they were then: widths exp(−½((x − m)/w)²) of w in (0.02, 0.1) are the
+    generator's exp(−((x − m)/s)²) with s = √2 w."""
+    from examples.string.configs import steel
+
+    return dataclasses.replace(steel.get_config(), **{"width": (0.0283, 0.1414), **fields})
+
+
+def plucks(n_plucks, seed=0, **fields):
+    """(n_plucks, T, W, 2) frames of string_config(**fields), float32, from the generator `seed`."""
+    from examples.string import input_pipeline
+
+    return input_pipeline.make_plucks(string_config(**fields), n_plucks, np.random.default_rng(seed))
+
+
+def recipe(seed=0, **fields):
+    """A modal model's training recipe: the configuration's defaults, with `fields` changed."""
+    from examples.string import models, train
+
+    return train.recipe(models.MODELS["koopman"], string_config(**fields), seed)
+
+
+def paper_plucks(n_plucks, seed=0, **fields):
+    """(n_plucks, T, W, 2) frames of the paper's data set (the default configuration), `fields` changed."""
+    from examples.string import input_pipeline
+    from examples.string.configs import default
+
+    config = dataclasses.replace(default.get_config(), **fields)
+    return input_pipeline.make_plucks(config, n_plucks, np.random.default_rng(seed))
+
+
+def string_model(name, d_hidden, features, **fields):
+    """The string example's module for a model name, D = d_hidden, F = features."""
+    from examples.string import models
+
+    return models.make_model(name, string_config(model_size=d_hidden, **fields), features)

@@ -87,7 +87,7 @@ def test_the_membrane_example_runs_the_string_loop(tmp_path):
     """A tiny run of `python -m examples.membrane`: every model, two seeds, the JSON in the string's
     shape with the speed columns, the figure, and the string's audio page with its WAVs."""
     table, figure, audio = tmp_path / "membrane.json", tmp_path / "membrane.png", tmp_path / "audio"
-    args = ["--physics=nonlinear", "--train=6", "--val=2", "--seconds=0.02", "--steps=2", "--seeds=2"]
+    args = ["--config=nonlinear", "--train=6", "--val=2", "--samples=80", "--steps=2", "--seeds=2"]
     outputs = [f"--json={table}", f"--figure={figure}", f"--audio={audio}", "--audio_plucks=1"]
     result = subprocess.run(
         [sys.executable, "-m", "examples.membrane", *args, *outputs],

@@ -11,12 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import relative
+from conftest import paper_plucks, relative, string_model
 
-from examples.string import audio, input_pipeline, models
+from examples.string import audio, models
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--string=nonlinear", "--train=4", "--val=2", "--test=1", "--seconds=0.03", "--points=9", "--steps=2"]
+TINY = ["--config=nonlinear", "--train=4", "--val=2", "--test=1", "--samples=120", "--points=9", "--steps=2"]
 
 
 def run_example(*args):
@@ -35,7 +35,7 @@ def checkpoint(tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt")
     table = directory / "saved.json"
     result = run_example(
-        *TINY, "--model=koopman", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
+        *TINY, "--models=koopman", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
     )
     assert result.returncode == 0, result.stderr
     return directory / "ck", json.loads(table.read_text())
@@ -57,9 +57,9 @@ def test_load_gives_the_saved_table(checkpoint, tmp_path):
     "make_dir, args, message",
     [
         (lambda d, tmp: tmp, [], "no readable config.json: not a checkpoint"),
-        (lambda d, tmp: d, ["--points=11"], "data shape is [120, 11, 1] here, [120, 9, 1] in the checkpoint"),
-        (lambda d, tmp: d, ["--channels=uv"], "data channels is 'uv' here, 'u' in the checkpoint"),
-        (lambda d, tmp: d, ["--model=gru"], "no gru in the checkpoint (it has koopman)"),
+        (lambda d, tmp: d, ["--points=11"], "points is 11 here, 9 in the checkpoint"),
+        (lambda d, tmp: d, ["--channels=uv"], "channels is 'uv' here, 'u' in the checkpoint"),
+        (lambda d, tmp: d, ["--models=gru"], "no gru in the checkpoint (it has koopman)"),
     ],
     ids=["not_a_checkpoint", "other_width", "other_channels", "other_model"],
 )
@@ -74,11 +74,11 @@ def test_a_mismatch_is_one_line_and_writes_nothing(checkpoint, tmp_path, make_di
 
 
 def test_a_checkpoint_of_another_model_size_is_one_line(checkpoint, tmp_path):
-    """Parameters that do not fit the model the config describes (here: an edited d_hidden)."""
+    """Parameters that do not fit the model the config describes (here: an edited encoder width)."""
     directory = tmp_path / "edited"
     shutil.copytree(checkpoint[0], directory)
     config = json.loads((directory / "config.json").read_text())
-    config["models"]["koopman"]["d_hidden"] += 1
+    config["config"]["encoder_hidden"] += 1
     (directory / "config.json").write_text(json.dumps(config))
     result = run_example(*TINY, f"--load={directory}")
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -139,12 +139,9 @@ def test_the_page_plays_in_a_browser(tmp_path):
 
 
 def tiny_model(name, x64, pitch=False):
-    rng = np.random.default_rng(0)
-    frames = input_pipeline.make_plucks(
-        input_pipeline.PLUCKS["paper"], 6, rng, "nonlinear", n_steps=50, n_points=9
-    )
+    frames = paper_plucks(6, string="nonlinear", samples=50, points=9)
     frames = frames[..., :1] / frames[..., :1].std()
-    model = models.make_model(name, 6, "lru", 9, pitch=pitch)
+    model = string_model(name, 6, 9, pitch=pitch)
     params = models.init_params(name, model, frames, "dmd_eigs", seed=0)
     if pitch:  # raises that are not 0: about a percent, different for each state
         out = params["raise_pitch"]["layers_2"]

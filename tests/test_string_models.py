@@ -14,11 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import LINEAR_CLASSES, make_modal, relative
+from conftest import LINEAR_CLASSES, make_modal, paper_plucks, relative, string_model
 from einops import rearrange
 
 import recurrent as rec
-from examples.string import input_pipeline, models, physics, train
+from examples.string import models, physics, train
 
 N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
 
@@ -102,9 +102,9 @@ def test_koopman_var_gain_is_relative_to_the_start():
     """Koopman_var's first frame is the decoded encoding whatever its gain, which acts later on; with
     the gain's initial parameters it is Koopman with the same encoder, eigenvalues and decoder."""
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
-    model = models.make_model("koopman_var", 4, "lru", 14)
+    model = string_model("koopman_var", 4, 14)
     params = model.init(jax.random.key(0), first, 2, None)["params"]
-    linear = models.make_model("koopman", 4, "lru", 14)
+    linear = string_model("koopman", 4, 14)
     linear_params = {key: value for key, value in params.items() if key != "gain"}
     same = np.asarray(linear.apply({"params": linear_params}, first, 30, None))
     np.testing.assert_allclose(model.apply({"params": params}, first, 30, None), same, rtol=1e-6, atol=1e-6)
@@ -127,7 +127,7 @@ def test_koopman_var_gain_is_relative_to_the_start():
 def test_scored_steps_are_those_of_the_whole_rollout(name):
     """What `train` scores with loss_frames: the models' output at steps `times` is their rollout's."""
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
-    model = models.make_model(name, 4, "lru", 14)
+    model = string_model(name, 4, 14)
     params = model.init(jax.random.key(0), first, 2, None)["params"]
     # Every parameter moved, so that Koopman_var's gain, which only the scored rows get, is not 1.
     leaves, tree = jax.tree.flatten(params)
@@ -143,10 +143,7 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
     """models.frequency_bank: copy j of each of the n strongest DMD states has its decay and its
     frequency times 1 + j·step, and no encoding, so a Koopman model started from the bank predicts
     what DMD does: the float64 rollout Re(Φ λ^k E y0) of the DMD fit itself."""
-    plucks = input_pipeline.PLUCKS["paper"]
-    data = input_pipeline.make_plucks(
-        plucks, 8, np.random.default_rng(0), n_steps=200, n_points=15, n_modes=4
-    )[..., :1]
+    data = paper_plucks(8, samples=200, points=15, modes=4)[..., :1]
     frames = data / data.std()
     lam, encoder, decoder = dmd = models.dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), 6, 2)
     bank = models.frequency_bank(dmd, 4, 2, 1e-3)
@@ -159,7 +156,7 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
 
     powers = lam[:4] ** np.arange(200)[:, None]  # (T, n): the 4 strongest states, as the bank starts
     reference = np.einsum("wd,td,bd->btw", decoder[:, :4], powers, frames[:, 0, :, 0] @ encoder[:4].T).real
-    model = models.make_model("koopman", 12, "lru", 15, encoder_hidden=8)
+    model = string_model("koopman", 12, 15, encoder_hidden=8)
     params = models.init_params("koopman", model, frames, "dmd", 0, bank)
     pred = train.predict(model, params, jnp.asarray(frames[:, 0], jnp.float32), 200)[..., 0]
     assert relative(pred, reference) <= 1e-4, relative(pred, reference)
@@ -170,7 +167,7 @@ def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH · arg λ · MLP(|x0|² / s): louder plucks
     get other frequencies, and none at the start."""
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
-    model = models.make_model("koopman_var", 4, "lru", 14, pitch=True)
+    model = string_model("koopman_var", 4, 14, pitch=True)
     params = model.init(jax.random.key(0), first, 2, None)["params"]
     out = params["raise_pitch"]["layers_2"]  # zero at the start: no raise
     params["raise_pitch"]["layers_2"] = jax.tree.map(
@@ -181,7 +178,7 @@ def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     lam = models.eigenvalues_of(params, model)
     assert np.all(np.abs(delta) > 1e-6) and np.ptp(np.asarray(delta) / np.angle(lam), axis=0).min() > 1e-4
 
-    linear = models.make_model("koopman", 4, "lru", 14)
+    linear = string_model("koopman", 4, 14)
     dynamics = models.make_dynamics("lru", 4)
     for b in range(3):
         raised = lam * np.exp(1j * np.asarray(delta[b], np.float64))

@@ -9,24 +9,27 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import plucks, recipe, string_config
 
-from examples.string import input_pipeline, models, physics, train
-
-STEEL = input_pipeline.PLUCKS["steel"]  # the milder data set: these tests were tuned on it
+from examples.string import models, physics, train
+from examples.string.configs.base import from_dict
+from examples.string.configs.default import Config
 
 
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
 @pytest.mark.parametrize("string, loss_frames", [("linear", 0), ("nonlinear", 0), ("nonlinear", 30)])
 def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
-    rng = np.random.default_rng(0)
-    data = input_pipeline.make_plucks(STEEL, 6, rng, string, n_steps=100, n_points=7, n_modes=4)
+    data = plucks(6, string=string, samples=100, points=7, modes=4)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model(name, 4, "lru", 14)
+    model = models.make_model(name, string_config(model_size=4), 14)
     params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=0)
     if name == "koopman_var":
         model = models.with_power_scale(model, params, frames)
     steps = 150 if loss_frames else 60  # a subset of the frames is a noisier estimate of the loss
-    recipe = train.Recipe(steps=steps, batch=4, lr=0.03, clip=1.0, loss_frames=loss_frames)
+    config = string_config(
+        steps=steps, gru_steps=steps, batch=4, lr=0.03, gru_lr=0.03, loss_frames=loss_frames
+    )
+    recipe = train.recipe(models.MODELS[name], config, seed=0)
     losses = train.train(model, params, frames, recipe, log=lambda line: None).losses
     assert np.all(np.isfinite(losses))
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
@@ -38,26 +41,24 @@ def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
 def test_random_start_moves_the_eigenvalues_toward_the_string(curriculum):
     """From the modules' own initialisers, training brings the learned frequencies nearer the true
     ones, on whole trajectories and with the random-start recipe's curriculum and scored subsets."""
-    rng = np.random.default_rng(0)
     n_modes, fs = 2, 4000.0
-    data = input_pipeline.make_plucks(STEEL, 8, rng, n_steps=200, n_points=9, n_modes=n_modes)
+    data = plucks(8, samples=200, points=9, modes=n_modes)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model("koopman", 2, "lru", 18)
+    model = models.make_model("koopman", string_config(model_size=2), 18)
     params = models.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
     true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
     before = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
-    recipe = train.Recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0, **curriculum)
-    params, losses = train.train(model, params, frames, recipe, log=lambda line: None)[:2]
+    recipe_ = recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0, **curriculum)
+    params, losses = train.train(model, params, frames, recipe_, log=lambda line: None)[:2]
     after = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
     assert after < min(0.01, 0.1 * before), f"largest frequency error {before:.2%} -> {after:.2%}"
 
 
 def tiny_setup(name="koopman_var", seed=0):
-    rng = np.random.default_rng(0)
-    data = input_pipeline.make_plucks(STEEL, 8, rng, "nonlinear", n_steps=60, n_points=7, n_modes=3)
+    data = plucks(8, string="nonlinear", samples=60, points=7, modes=3)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model(name, 4, "lru", 14)
+    model = models.make_model(name, string_config(model_size=4), 14)
     params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=seed)
     if name == "koopman_var":
         model = models.with_power_scale(model, params, frames)
@@ -70,11 +71,10 @@ SLOW = {**TINY, "lr": 1e-4, "lr_dynamics": 1e-6}
 
 def test_the_same_recipe_gives_the_same_losses():
     model, params, frames = tiny_setup()
-    recipe = train.Recipe(**TINY, seed=3)
-    first = train.train(model, params, frames, recipe, log=lambda line: None).losses
-    second = train.train(model, params, frames, recipe, log=lambda line: None).losses
+    first = train.train(model, params, frames, recipe(3, **TINY), log=lambda line: None).losses
+    second = train.train(model, params, frames, recipe(3, **TINY), log=lambda line: None).losses
     assert first == second
-    other = train.train(model, params, frames, train.Recipe(**TINY, seed=4), log=lambda line: None).losses
+    other = train.train(model, params, frames, recipe(4, **TINY), log=lambda line: None).losses
     assert other != first  # the seed draws the batches
 
 
@@ -113,8 +113,9 @@ def test_four_devices_give_the_losses_of_one():
     another order over devices) into steps of the full rate, and those compound."""
     script = (
         "import json, jax; from tests.test_string_train import tiny_setup, SLOW; "
-        "from examples.string import train; model, params, frames = tiny_setup(); "
-        "print(jax.device_count(), json.dumps(train.train(model, params, frames, train.Recipe(**SLOW), "
+        "from conftest import recipe; from examples.string import train; "
+        "model, params, frames = tiny_setup(); "
+        "print(jax.device_count(), json.dumps(train.train(model, params, frames, recipe(**SLOW), "
         "log=lambda line: None).losses))"
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
@@ -131,7 +132,7 @@ def test_four_devices_give_the_losses_of_one():
     devices, losses = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert devices == "4" and jax.device_count() == 1
     model, params, frames = tiny_setup()
-    one = train.train(model, params, frames, train.Recipe(**SLOW), log=lambda line: None).losses
+    one = train.train(model, params, frames, recipe(**SLOW), log=lambda line: None).losses
     np.testing.assert_allclose(json.loads(losses), one, rtol=1e-5)
 
 
@@ -147,3 +148,29 @@ def test_the_papers_metric_is_the_mean_over_batches():
         np.sum((pred - true) ** 2) / np.sum(true**2), rel=1e-12
     )
     assert abs(train.batch_errors(pred, true) - train.errors(pred, true)[0]) > 1e-3  # they differ here
+
+
+def test_a_results_file_round_trips(tmp_path):
+    """train_and_evaluate's results file: the configuration it holds rebuilds the same configuration,
+    its seeds are the run's, and it says how it was made."""
+    config = string_config(
+        models=("dmd", "koopman"),
+        train=4,
+        val=2,
+        test=0,
+        samples=40,
+        points=7,
+        modes=3,
+        model_size=3,
+        steps=2,
+        seeds=2,
+        speed=False,
+    )
+    report = train.train_and_evaluate(config, tmp_path, log=lambda line: None)
+    for result in report.results:
+        record = json.loads((tmp_path / f"{result['model']}.json").read_text())
+        assert from_dict(Config, record["config"]) == config
+        assert record["result"]["rel_mse_seeds"] == result["rel_mse_seeds"]
+        assert len(record["result"]["rel_mse_seeds"]) == (1 if result["model"] == "dmd" else 2)
+        assert record["command"] and record["machine"] and record["date"] and record["jax"]
+        assert record["data"]["shape"] == [40, 7, 2]

@@ -97,7 +97,8 @@ def get_dataset(config, scale=None):
             )
         counts = (len(frames) - config.val - config.test, config.val, config.test)
         frames, true_lam = frames.astype(np.float32), None
-        name, source = config.data, {"data": config.data.rsplit("/", 1)[-1]}
+        name = config.data.rsplit("/", 1)[-1]
+        source = {"data": name}
     else:
         counts, fs = (config.train, config.val, config.test), config.fs
         frames = make_plucks(config, sum(counts), np.random.default_rng(config.data_seed))

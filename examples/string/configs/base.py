@@ -11,6 +11,8 @@ import typing
 
 from absl import flags
 
+flags.disclaim_key_flags()  # the flags defined here are those of the main module calling define_flags
+
 
 def setting(default, help_text):
     """A configuration field: its default and what it means (the flag's help)."""

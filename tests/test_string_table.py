@@ -1,0 +1,54 @@
+"""The paper's table: rendered from the results files, and the README shows exactly that."""
+
+import json
+
+import numpy as np
+import pytest
+
+from examples.string import table
+
+
+def test_the_readme_shows_what_the_results_files_say():
+    """No number of the README's paper table is typed by hand: it is the renderer's output."""
+    rendered, _ = table.render()
+    assert table.readme_block(table.README.read_text()) == rendered, (
+        "README.md's table differs from results/: run python -m examples.string.table --write"
+    )
+
+
+def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
+    """A results file's seeds become mean (sample std); a file missing is a missing cell."""
+    column = tmp_path / "nonlinear_noise_16k"
+    column.mkdir()
+    seeds = [0.01, 0.02, 0.04]
+    record = {
+        "result": {"rel_mse_seeds": seeds, "rel_mae_seeds": [0.1, 0.2, 0.3]},
+        "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0},
+        "machine": "test machine",
+        "date": "2026-01-01",
+        "commit": "abc",
+    }
+    (column / "koopman.json").write_text(json.dumps(record))
+    text, missing = table.render(tmp_path)
+    expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f})"
+    row = next(line for line in text.splitlines() if line.startswith("| Koopman |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
+    assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
+    assert len(missing) == 31 and "test machine, 2026-01-01, commit abc" in text
+
+
+def test_a_file_in_the_wrong_column_is_refused(tmp_path):
+    (tmp_path / "linear_gaussian_4k").mkdir()
+    record = {"result": {}, "config": {"string": "nonlinear", "ic": "gaussian", "fs": 4000.0}}
+    (tmp_path / "linear_gaussian_4k" / "dmd.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="is not column linear_gaussian_4k"):
+        table.render(tmp_path)
+
+
+def test_the_papers_numbers_are_its_table():
+    """Spot checks against the paper's results.qmd, as printed there."""
+    assert table.paper("nonlinear", "gaussian", 4000, "koopman_var") == ((0.0113, 0.0061), (0.0977, 0.0284))
+    assert table.paper("linear", "noise", 16000, "koopman") == ((0.0019, 0.0001), (0.0423, 0.0004))
+    assert table.paper("nonlinear", "noise", 16000, "dmd") == ((1.8313, 0.2467), (1.0953, 0.087))
+    assert table.paper("linear", "gaussian", 4000, "gru") is None
