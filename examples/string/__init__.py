@@ -1,11 +1,15 @@
 """Learning a vibrating string, split by role as the flax examples are:
 
-  physics.py         the string: modes, plucks and simulators (float64 NumPy, no learning)
-  input_pipeline.py  simulated plucks or trajectory files in, plain arrays (N, T, W, C) out
-  models.py          DMD, Koopman, Koopman_var and the GRU baseline, and their initialisation
-  train.py           the one training loop (`train`, a `Recipe`) and the evaluation
+  configs/           the configuration of each table: a frozen dataclass, a field per setting
+  physics.py         the string: modes and simulators (float64 NumPy, no learning)
+  input_pipeline.py  the paper's pluck draw, simulated plucks or trajectory files in, a Dataset out
+  models.py          DMD, Koopman, Koopman_var and the GRU baseline, the model table, DMD starts
+  train.py           the one training loop (`train`) and `train_and_evaluate`, shared by the examples
+  table.py           the paper's table, rendered from the results files
   figures.py         the figure
-  __main__.py        flags and wiring: `python -m examples.string`
+  audio.py           what a pickup hears, WAVs and a page, and how fast the models synthesise
+  checkpoints.py     trained models kept on disk (orbax) with their configuration
+  __main__.py        flags -> configuration -> train_and_evaluate -> table: `python -m examples.string`
 
 Other examples import the training loop and the models from here; they do not copy them.
 """

@@ -79,8 +79,7 @@ def main(argv):
     data = report.dataset
     print(
         f"data {data.name}: {len(data.train)} train / {len(data.val)} validation / {data.n_test} test "
-        "(unused), "
-        f"(T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
+        f"(unused), (T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
     )
     train.print_table(report.results, table.paper_mse(config))
     if data.true_eigenvalues is not None:
@@ -90,35 +89,29 @@ def main(argv):
     if _SAVE.value:
         checkpoints.save(_SAVE.value, config, report)
         print(f"checkpoint: {_SAVE.value}")
+    write_outputs(report)
+    print(f"total {time.perf_counter() - start:.0f} s")
+
+
+def write_outputs(report):
+    """--json, --curves, --figure and --audio, those asked for."""
+    data = report.dataset
     if _JSON.value:
         record = {"string": data.name, "fs": data.fs, "n_steps": data.val.shape[1], "results": report.results}
         Path(_JSON.value).write_text(json.dumps(record, indent=1))
     if _CURVES.value:
         Path(_CURVES.value).write_text(json.dumps(report.curves))
-    figure = (
-        {k: v[0] for k, v in report.preds.items()},
-        data.val[0],
-        data.fs,
-        data.true_eigenvalues,
-        report.eigenvalues,
-    )
+    first = {k: v[0] for k, v in report.preds.items()}
+    figure = first, data.val[0], data.fs, data.true_eigenvalues, report.eigenvalues
     if _FIGURE.value:
         save_figure(_FIGURE.value, *figure)
         print(f"figure: {_FIGURE.value}")
     if _AUDIO.value:
         Path(_AUDIO.value).mkdir(parents=True, exist_ok=True)
         save_figure(Path(_AUDIO.value) / "figure.png", *figure)
-        k = _AUDIO_PLUCKS.value
-        write_audio(
-            _AUDIO.value,
-            data.val[:k],
-            {n: p[:k] for n, p in report.preds.items()},
-            data.fs,
-            data.point,
-            "figure.png",
-        )
+        preds = {n: p[: _AUDIO_PLUCKS.value] for n, p in report.preds.items()}
+        write_audio(_AUDIO.value, data.val[: _AUDIO_PLUCKS.value], preds, data.fs, data.point, "figure.png")
         print(f"audio: {_AUDIO.value}/index.html")
-    print(f"total {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

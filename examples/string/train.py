@@ -169,16 +169,8 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
-        rows = rng.choice(len(frames), size=batch_size, replace=False)
-        offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
-        n_scored = min(length, recipe.loss_frames or length)
-        times = None  # every frame scored: the models' whole output, no gather
-        if n_scored < length:
-            times = np.stack([np.sort(rng.choice(length, n_scored, replace=False)) for _ in rows])
-        first = frames[rows, offsets]
-        scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
-        consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
-        batch = jax.tree.map(partial(to_devices, sharding=split), (first, times, scored, consecutive))
+        batch = draw_batch(rng, frames, batch_size, length, recipe.loss_frames, latent)
+        batch = jax.tree.map(partial(to_devices, sharding=split), batch)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
         losses.append(float(loss))
         elapsed = time.perf_counter() - start - paused
@@ -195,6 +187,22 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
             log(f"stopped at step {i + 1}: --budget={budget:g} s reached")
             return Trained(params, losses, curve, time.perf_counter() - start - paused, i + 1)
     return Trained(params, losses, curve, time.perf_counter() - start - paused, None)
+
+
+def draw_batch(rng, frames, batch_size, length, loss_frames, latent):
+    """One step's batch of windows of `length` steps at random rows and offsets of frames (N, T, W, C):
+    first frames (B, W, C), the steps scored (B, M) (None: all), their frames (B, M, W, C), and the
+    first M frames for the latent loss (B, M', W, C; one frame without it)."""
+    rows = rng.choice(len(frames), size=batch_size, replace=False)
+    offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
+    n_scored = min(length, loss_frames or length)
+    times = None  # every frame scored: the models' whole output, no gather
+    if n_scored < length:
+        times = np.stack([np.sort(rng.choice(length, n_scored, replace=False)) for _ in rows])
+    first = frames[rows, offsets]
+    scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
+    consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
+    return first, times, scored, consecutive
 
 
 def predict(model, params, first_frames, n_steps, chunk=16):
@@ -291,8 +299,7 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
     dataset = get_dataset(config, restored.scale if restored else None)
     if restored:
         restored.check_data(dataset.description)
-    train_frames, val_frames = dataset.train, dataset.val
-    features = train_frames.shape[2] * train_frames.shape[3]
+    train_frames = dataset.train
     report = Report(dataset, [], {}, {}, {}, {}, {}, {})
     fits = {}  # DMD fits by delays, shared by the models using it: (lam, encoder, decoder), seconds
     for name in config.models:
@@ -308,44 +315,26 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
         runs, report.power_scales[name] = [], []
         for seed in range(config.seed, config.seed + kind.n_seeds(config)):
             log(f"--- {name}, seed {seed}")
-            model, stopped_at = make_model(name, config, features), None
-            if restored:
-                model = model.clone(power_scale=restored.power_scales[name][seed - config.seed])
-                target = model.init(jax.random.key(0), jnp.asarray(val_frames[:1, 0]), 2, None)["params"]
-                params = restored.params(name, seed, target)
-                seconds = restored.seconds[name][seed - config.seed]
-                stopped_at = restored.stopped_at[name][seed - config.seed]
-            else:
-                tic = time.perf_counter()
-                params = init_params(name, model, train_frames, config.init, seed, dmd)
-                model = with_power_scale(model, params, train_frames) if kind.varying else model
-                seconds = time.perf_counter() - tic + dmd_seconds
-                if not kind.fitted:
-                    validate = partial(validation_mse, model, val_frames=val_frames)
-                    trained = train(model, params, train_frames, recipe(kind, config, seed), validate, log)
-                    params, seconds = trained.params, seconds + trained.seconds
-                    stopped_at, report.curves[f"{name}/{seed}"] = trained.stopped_at, trained.curve
-            pred = predict(model, params, val_frames[:, 0], val_frames.shape[1])
-            run = dict(zip(("rel_mse", "rel_mae"), errors(pred, val_frames), strict=True))
-            run.update(
-                model=name,
-                rel_mse_batches=batch_errors(pred, val_frames),
-                params=sum(p.size for p in jax.tree.leaves(params)),
-                train_seconds=seconds,
-                stopped_at=stopped_at,
+            model, params, run, curve, pred = fit(
+                name, config, dataset, seed, (dmd, dmd_seconds), restored, log
             )
             runs.append(run)
             report.params[(name, seed)] = params
             report.power_scales[name].append(getattr(model, "power_scale", 1.0))
-            log(f"{name}, seed {seed}: validation rel. MSE {run['rel_mse']:.3e}, {seconds:.0f} s")
+            if curve is not None:
+                report.curves[f"{name}/{seed}"] = curve
+            log(
+                f"{name}, seed {seed}: validation rel. MSE {run['rel_mse']:.3e}, {run['train_seconds']:.0f} s"
+            )
             if seed == config.seed:
-                report.models[name], report.preds[name] = model, pred
+                report.models[name] = model
+                report.preds[name] = pred
                 if not kind.recurrent:
                     report.eigenvalues[name] = eigenvalues_of(params, model)
                 speeds = {}
                 if config.speed:
-                    first = jnp.asarray(val_frames[0, 0])
-                    speeds = speed(model, params, first, dataset.fs, dataset.point, val_frames.shape[3])
+                    first, channels = jnp.asarray(dataset.val[0, 0]), dataset.val.shape[3]
+                    speeds = speed(model, params, first, dataset.fs, dataset.point, channels)
         result = aggregate(runs)
         for key in ("rel_mae", "rel_mse_batches", "train_seconds", "stopped_at"):
             result[f"{key}_seeds"] = [r[key] for r in runs]
@@ -354,6 +343,48 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
         if workdir:
             write_results(workdir, config, dataset, report.results[-1])
     return report
+
+
+def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
+    """One model and seed: (module, parameters, its scores, its validation curve or None, its
+    validation rollouts). Started from
+    its own initialisers and, as config.init says, `dmd` ((λ, encoder, decoder), seconds of the
+    fit), then trained with its `recipe` unless it is fitted (DMD); or restored from a checkpoint."""
+    kind, (start, dmd_seconds) = MODELS[name], dmd
+    model, stopped_at, curve = (
+        make_model(name, config, dataset.train.shape[2] * dataset.train.shape[3]),
+        None,
+        None,
+    )
+    if restored:
+        i = seed - config.seed
+        model = model.clone(power_scale=restored.power_scales[name][i])
+        target = model.init(jax.random.key(0), jnp.asarray(dataset.val[:1, 0]), 2, None)["params"]
+        params, seconds, stopped_at = (
+            restored.params(name, seed, target),
+            restored.seconds[name][i],
+            restored.stopped_at[name][i],
+        )
+    else:
+        tic = time.perf_counter()
+        params = init_params(name, model, dataset.train, config.init, seed, start)
+        model = with_power_scale(model, params, dataset.train) if kind.varying else model
+        seconds = time.perf_counter() - tic + dmd_seconds
+        if not kind.fitted:
+            validate = partial(validation_mse, model, val_frames=dataset.val)
+            trained = train(model, params, dataset.train, recipe(kind, config, seed), validate, log)
+            params, seconds = trained.params, seconds + trained.seconds
+            stopped_at, curve = trained.stopped_at, trained.curve
+    pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
+    run = dict(zip(("rel_mse", "rel_mae"), errors(pred, dataset.val), strict=True))
+    run.update(
+        model=name,
+        rel_mse_batches=batch_errors(pred, dataset.val),
+        params=sum(p.size for p in jax.tree.leaves(params)),
+        train_seconds=seconds,
+        stopped_at=stopped_at,
+    )
+    return model, params, run, curve, pred
 
 
 def write_results(workdir, config, dataset, result):
