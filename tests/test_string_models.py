@@ -164,7 +164,7 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
 
 def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     """With `pitch` (its gain at 1), Koopman_var rolls each pluck out as Koopman does with the
-    eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH · arg λ · MLP(|x0|² / s): louder plucks
+    eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH_SCALE · arg λ · MLP(|x0|² / s): louder plucks
     get other frequencies, and none at the start."""
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
     model = string_model("koopman_var", 4, 14, pitch=True)
@@ -179,7 +179,7 @@ def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     assert np.all(np.abs(delta) > 1e-6) and np.ptp(np.asarray(delta) / np.angle(lam), axis=0).min() > 1e-4
 
     linear = string_model("koopman", 4, 14)
-    dynamics = models.make_dynamics("lru", 4)
+    dynamics = models.make_dynamics("lru", 4, linear.ranges)
     for b in range(3):
         raised = lam * np.exp(1j * np.asarray(delta[b], np.float64))
         _, new = dynamics.apply(

@@ -28,7 +28,7 @@ from examples.string.models import MODELS
 
 _CONFIG = define_flags(Config, configs.CONFIGS)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Write one results file per model here (<model>.json).")
-_JSON = flags.DEFINE_string("json", None, "Write the table to this JSON file.", allow_override=True)
+_JSON = flags.DEFINE_string("json", None, "Write the table to this JSON file.")
 _SAVE = flags.DEFINE_string("save", None, "Write every trained model and the configuration here.")
 _LOAD = flags.DEFINE_string("load", None, "Evaluate the models saved in this directory; no training.")
 _FIGURE = flags.DEFINE_string("figure", None, "Save the figure here.")

@@ -7,11 +7,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 
-def fundamental_frequency(u, fs):
-    """Times and frequencies (Hz) of the fundamental of displacements u (T, W): the projection on
-    sin(πx/L) (the grid spans the string, ends included), one value per period from its upward
-    zero crossings."""
-    shape = np.sin(np.pi * np.linspace(0, 1, u.shape[1]))
+def fundamental_frequency(u, fs, shape=None):
+    """Times and frequencies (Hz) of the fundamental of displacements u (T, W): the projection on its
+    mode shape (W,) (default: the string's sin(πx/L), the grid spanning the string, ends included),
+    one value per period from its upward zero crossings."""
+    shape = np.sin(np.pi * np.linspace(0, 1, u.shape[1])) if shape is None else shape
     q = u @ shape
     up = np.flatnonzero((q[:-1] < 0) & (q[1:] >= 0))
     times = (up + q[up] / (q[up] - q[up + 1])) / fs

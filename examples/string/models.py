@@ -60,13 +60,15 @@ MODELS = {
 # `pitch`: the MLP's output, of order 1 after a few steps, times this is the relative raise of each
 # frequency. A raise δ turns the last of T steps by T·δ·arg λ: unscaled, one Adam step on its last
 # layer would turn a 1000-step rollout's end by radians.
-PITCH = 0.01
+PITCH_SCALE = 0.01
 
 
-def make_dynamics(kind, d_hidden, gain=None, **kwargs):
-    """LRUDynamics ("lru"; LRUDynamicsVarying with a `gain` model) or DiscreteModalDynamics ("discrete")."""
+def make_dynamics(kind, d_hidden, ranges, gain=None, **kwargs):
+    """LRUDynamics ("lru"; LRUDynamicsVarying with a `gain` model) or DiscreteModalDynamics ("discrete"),
+    their eigenvalues initialised in ranges = (r_min, r_max, max_phase) of |λ| and arg λ."""
+    r_min, r_max, max_phase = ranges
     if kind == "lru":
-        fields = dict(r_min=0.99, r_max=0.9999, max_phase=np.pi, clip_eigs=True, prepend_ones=True)
+        fields = dict(r_min=r_min, r_max=r_max, max_phase=max_phase, clip_eigs=True, prepend_ones=True)
         if gain is not None:
             return rec.LRUDynamicsVarying(d_hidden=d_hidden, model=gain, **fields, **kwargs)
         return rec.LRUDynamics(d_hidden=d_hidden, **fields, **kwargs)
@@ -74,10 +76,10 @@ def make_dynamics(kind, d_hidden, gain=None, **kwargs):
         d_hidden=d_hidden,
         prepend_ones=True,
         clip=True,
-        r_min=0.99,
-        r_max=0.9999,
+        r_min=r_min,
+        r_max=r_max,
         min_phase=0.0,
-        max_phase=np.pi,
+        max_phase=max_phase,
         **kwargs,
     )
 
@@ -115,10 +117,11 @@ class KoopmanString(nn.Module):
     d_hidden: int  # D, complex modal state size
     dynamics: str  # "lru" or "discrete"
     features: int  # W·C, values per frame
+    ranges: tuple  # (r_min, r_max, max_phase): the eigenvalues' random initialisation, |λ| and arg λ
     varying: bool = False  # Koopman_var: LRUDynamicsVarying with a PolarGain, relative to the start
     power_scale: float = 1.0  # Koopman_var: the typical |x|², by which the PolarGain divides its input
     encoder_hidden: int = 0  # > 0: encoder = Dense + an MLP of this width, its output zero at init
-    pitch: bool = False  # Koopman_var: frequencies raised by PITCH · MLP(|x0|² / power_scale) per pluck
+    pitch: bool = False  # Koopman_var: frequencies raised by PITCH_SCALE · MLP(|x0|² / power_scale) per pluck
 
     def setup(self):
         self.encoder = nn.Dense(2 * self.d_hidden)
@@ -131,7 +134,7 @@ class KoopmanString(nn.Module):
                 ]
             )
         self.gain = PolarGain(self.d_hidden, scale=self.power_scale) if self.varying else None
-        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.gain, name="dynamics")
+        self.modal = make_dynamics(self.dynamics, self.d_hidden, self.ranges, self.gain, name="dynamics")
         if self.pitch:
             self.raise_pitch = nn.Sequential(
                 [MLP([64, 64]), nn.selu, nn.Dense(self.d_hidden, kernel_init=nn.initializers.zeros)]
@@ -168,14 +171,14 @@ class KoopmanString(nn.Module):
 
     def raise_by(self, x0):
         """With `pitch`, the phase δ (D,) each step adds, turning the rollout λ^k x0 into (λ e^{iδ})^k x0:
-        each frequency raised by the fraction PITCH · MLP(|x0|² / power_scale) of it, the MLP's output
+        each frequency raised by the fraction PITCH_SCALE · MLP(|x0|² / power_scale) of it, the MLP's output
         zero at the start. The membrane barely decays in its 0.25 s, so Koopman_var's gain, which
         follows a change of power, cannot give a louder pluck its higher pitch; this can. Without
         `pitch`, zeros."""
         if not self.pitch:
             return jnp.zeros(x0.shape, x0.real.dtype)
         power = (x0.real**2 + x0.imag**2) / self.power_scale
-        return jnp.angle(self.modal.get_eigenvalues()) * PITCH * self.raise_pitch(power)
+        return jnp.angle(self.modal.get_eigenvalues()) * PITCH_SCALE * self.raise_pitch(power)
 
     def start(self, first_frame, point):
         """The synthesis state of a pluck at grid point `point`: (x0, row, 0, δ). x0 is the encoding; the
@@ -250,7 +253,16 @@ class GRUString(nn.Module):
 
 def unbatched(model):
     """The KoopmanString of a BatchedKoopmanString, same fields and parameters: one pluck at a time."""
-    fields = ("d_hidden", "dynamics", "features", "varying", "power_scale", "encoder_hidden", "pitch")
+    fields = (
+        "d_hidden",
+        "dynamics",
+        "features",
+        "ranges",
+        "varying",
+        "power_scale",
+        "encoder_hidden",
+        "pitch",
+    )
     return KoopmanString(**{name: getattr(model, name) for name in fields})
 
 
@@ -268,6 +280,7 @@ def make_model(name, config, features, power_scale=1.0):
         d_hidden=d_hidden,
         dynamics="lru" if kind.varying else config.dynamics,
         features=features,
+        ranges=(config.r_min, config.r_max, config.max_phase),
         varying=kind.varying,
         power_scale=power_scale,
         encoder_hidden=0 if kind.fitted else config.encoder_hidden,
@@ -364,7 +377,7 @@ def init_params(name, model, frames, init, seed, dmd=None):
     # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
     radius = np.exp(-2 * rec.LRU_CLIP)
     lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
-    dynamics = make_dynamics(model.dynamics, model.d_hidden)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}
     if init == "dmd" or MODELS[name].fitted:
@@ -388,5 +401,5 @@ def with_power_scale(model, params, frames):
 
 def eigenvalues_of(params, model):
     """The learned λ (D,) of a modal model's parameters."""
-    dynamics = make_dynamics(model.dynamics, model.d_hidden)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
     return np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))

@@ -11,6 +11,8 @@ import dataclasses
 import datetime
 import importlib
 import json
+import os
+import platform
 import subprocess
 import sys
 import time
@@ -25,7 +27,6 @@ import optax
 from einops import rearrange
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-import bench
 from examples.string.audio import speed
 from examples.string.models import (
     MODELS,
@@ -296,6 +297,7 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
     write one results file per model there (`write_results`).
     The seconds counted are the model's start (its DMD fit included) and training, not validation.
     """
+    made_with = commit()  # the code as it is now, not when a results file is written
     dataset = get_dataset(config, restored.scale if restored else None)
     if restored:
         restored.check_data(dataset.description)
@@ -341,7 +343,7 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
         result["seeds"] = list(range(config.seed, config.seed + len(runs)))
         report.results.append({**result, **speeds})
         if workdir:
-            write_results(workdir, config, dataset, report.results[-1])
+            write_results(workdir, config, dataset, report.results[-1], made_with)
     return report
 
 
@@ -387,22 +389,33 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     return model, params, run, curve, pred
 
 
-def write_results(workdir, config, dataset, result):
+def write_results(workdir, config, dataset, result, made_with):
     """`workdir/<model>.json`: the model's per-seed numbers, the whole configuration, the command, the
-    commit, the machine and the date: a table's cell, and how to make it again."""
+    commit it was made with, the machine and the date: a table's cell, and how to make it again."""
     record = {
         "model": result["model"],
         "data": dataset.description,
         "result": result,
         "config": dataclasses.asdict(config),
         "command": command_line(config.example),
-        "commit": commit(),
-        "machine": bench.processor(),
+        "commit": made_with,
+        "machine": machine(),
         "jax": jax.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
     }
     Path(workdir).mkdir(parents=True, exist_ok=True)
     (Path(workdir) / f"{result['model']}.json").write_text(json.dumps(record, indent=1) + "\n")
+
+
+def machine():
+    """The accelerator's name, or the processor's as Linux reports it and the cores JAX may use."""
+    device = jax.devices()[0]
+    if device.platform != "cpu":
+        return f"{device.device_kind} ({jax.device_count()} devices)"
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0] if names else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
 
 
 def command_line(example):

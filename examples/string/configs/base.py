@@ -7,6 +7,7 @@ overrides the configuration chosen with --config.
 """
 
 import dataclasses
+import math
 import typing
 
 from absl import flags
@@ -33,6 +34,11 @@ class Base:
     )
     dmd_delays: int = setting(1, "The DMD model's frames stacked: 1, the paper's DMD; 2, Hankel DMD.")
     model_size: int = setting(25, "Complex state size D of the modal models.")
+    r_min: float = setting(
+        0.99, "Random start: |λ| uniform in [r_min, r_max] (as the seed's LRU), of every state."
+    )
+    r_max: float = setting(0.9999, "Random start: the largest |λ|.")
+    max_phase: float = setting(math.pi, "Random start: arg λ uniform in [0, max_phase].")
     dynamics: str = setting("lru", "Koopman's eigenvalue parameterisation: lru or discrete.")
     encoder_hidden: int = setting(
         0, "Koopman models: add an MLP of this width to the linear encoder (0: none)."

@@ -1,0 +1,81 @@
+"""Trained models kept on disk: --save and --load, and one clear line for a checkpoint that does not fit."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--config=nonlinear", "--train=4", "--val=2", "--test=1", "--samples=120", "--points=9", "--steps=2"]
+
+
+def run_example(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "examples.string", "--figure=", "--nospeed", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A tiny trained Koopman and GRU, saved, and the table that run printed."""
+    directory = tmp_path_factory.mktemp("ckpt")
+    table = directory / "saved.json"
+    result = run_example(
+        *TINY, "--models=koopman", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
+    )
+    assert result.returncode == 0, result.stderr
+    return directory / "ck", json.loads(table.read_text())
+
+
+def test_load_gives_the_saved_table(checkpoint, tmp_path):
+    directory, saved = checkpoint
+    table = tmp_path / "loaded.json"
+    result = run_example(*TINY, f"--load={directory}", f"--json={table}")
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(table.read_text())
+    for a, b in zip(saved["results"], loaded["results"], strict=True):
+        assert a["model"] == b["model"] and a["params"] == b["params"]
+        np.testing.assert_allclose(a["rel_mse_seeds"], b["rel_mse_seeds"], rtol=1e-6)
+        assert a["train_seconds"] == b["train_seconds"]
+
+
+@pytest.mark.parametrize(
+    "make_dir, args, message",
+    [
+        (lambda d, tmp: tmp, [], "no readable config.json: not a checkpoint"),
+        (lambda d, tmp: d, ["--points=11"], "points is 11 here, 9 in the checkpoint"),
+        (lambda d, tmp: d, ["--channels=uv"], "channels is 'uv' here, 'u' in the checkpoint"),
+        (lambda d, tmp: d, ["--models=gru"], "no gru in the checkpoint (it has koopman)"),
+    ],
+    ids=["not_a_checkpoint", "other_width", "other_channels", "other_model"],
+)
+def test_a_mismatch_is_one_line_and_writes_nothing(checkpoint, tmp_path, make_dir, args, message):
+    directory = make_dir(checkpoint[0], tmp_path)
+    out = tmp_path / "out"
+    result = run_example(*TINY, f"--load={directory}", *args, f"--json={out}.json", f"--audio={out}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not Path(f"{out}.json").exists() and not out.exists()
+
+
+def test_a_checkpoint_of_another_model_size_is_one_line(checkpoint, tmp_path):
+    """Parameters that do not fit the model the config describes (here: an edited encoder width)."""
+    directory = tmp_path / "edited"
+    shutil.copytree(checkpoint[0], directory)
+    config = json.loads((directory / "config.json").read_text())
+    config["config"]["encoder_hidden"] += 1
+    (directory / "config.json").write_text(json.dumps(config))
+    result = run_example(*TINY, f"--load={directory}")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and "does not match this model" in lines[0], (
+        result.stderr
+    )
