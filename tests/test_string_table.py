@@ -23,7 +23,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     seeds = [0.01, 0.02, 0.04]
     record = {
         "result": {"rel_mse_seeds": seeds, "rel_mae_seeds": [0.1, 0.2, 0.3]},
-        "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0},
+        "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0, "channels": "u"},
         "machine": "test machine",
         "date": "2026-01-01",
         "commit": "abc",

@@ -149,7 +149,10 @@ def render(root=RESULTS):
                     ref = paper(*column, model)
                     if record:
                         values = record["result"][key]
-                        row.append(number(*mean_std(values)) + ("" if len(values) > 1 else " (1 seed)"))
+                        seen = " (u, v)" if record["config"]["channels"] == "uv" else ""
+                        row.append(
+                            number(*mean_std(values)) + ("" if len(values) > 1 else " (1 seed)") + seen
+                        )
                     else:
                         row.append("–")
                     row.append("{:.4f} ({:.4f})".format(*ref[0 if metric == "MSE" else 1]) if ref else "–")
