@@ -1,6 +1,6 @@
 """The paper's table, rendered from the results files, never typed by hand.
 
-    python -m examples.string.table            # the tables, and the cells still missing
+    python -m examples.string.table            # the tables, the cells still missing, their commands
     python -m examples.string.table --write    # also put them into README.md, between its markers
 
 The paper (DAFx 2024; its authors' `nbs/results.qmd`) has eight columns: the linear and the
@@ -175,6 +175,26 @@ def render(root=RESULTS):
     return "\n".join(lines).rstrip() + "\n", missing
 
 
+def command(column, models):
+    """The command that makes the cells of `models` in `column`: the string's configuration with the
+    column's initial condition and rate; DMD on (u, v), the data check; at 16 kHz Koopman's bank
+    spans the 25 modes."""
+    string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column)
+    args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
+    if string == "nonlinear" and fs > 4000:
+        args.append("--bank_modes=25")
+    trained = [m for m in models if m != "dmd"]
+    lines = []
+    if "dmd" in models:
+        lines.append(["--channels=uv", "--models=dmd"])
+    if trained:
+        lines.append([f"--models={','.join(trained)}", "--seeds=5"])
+    return [
+        " ".join(["python -m examples.string", *args, *extra, f"--workdir=results/string/{column}"])
+        for extra in lines
+    ]
+
+
 def readme_block(text):
     """The part of the README between the markers."""
     if BEGIN not in text or END not in text:
@@ -186,6 +206,12 @@ def main(argv):
     tables, missing = render()
     print(tables)
     print("missing: " + (", ".join(missing) if missing else "none"))
+    by_column = {}
+    for cell in missing:
+        column, model = cell.split("/")
+        by_column.setdefault(column, []).append(model)
+    for column, models in by_column.items():
+        print("\n".join(command(column, models)))
     if "--write" in argv[1:]:
         text = README.read_text()
         head, tail = text.split(BEGIN, 1)[0], text.split(END, 1)[1]

@@ -2,8 +2,8 @@
 
 The paper's data set, as its authors' generator draws it: 1000 plucks of their nylon B string
 released at rest (800 / 100 / 100), 101 grid points, 4000 samples, u only; the modal models start
-from DMD's eigenvalues and barely move them, 600 steps scored on 500 frames of each trajectory. `--fs=16000` is the paper's 16 kHz column (25 modes),
-`--ic=noise` its noise initial conditions.
+from DMD's eigenvalues and barely move them, 600 steps scored on 500 frames of each trajectory.
+`--fs=16000` is the paper's 16 kHz column (25 modes), `--ic=noise` its noise initial conditions.
 """
 
 import dataclasses
