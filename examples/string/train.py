@@ -426,15 +426,15 @@ def command_line(example):
 
 
 def commit():
-    """The repository's commit, `+changes` if files it tracks differ from it; None outside git."""
+    """The repository's commit, `+changes` if its code (Python files, requirements) differs from it;
+    None outside git."""
     root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "-uno"], cwd=root, capture_output=True, text=True
-        )
+        code = ["git", "status", "--porcelain", "-uno", "--", "*.py", "requirements*.txt"]
+        dirty = subprocess.run(code, cwd=root, capture_output=True, text=True)
     except OSError:
         return None
     if head.returncode:
