@@ -1,10 +1,5 @@
 """The membrane simulator against references that share no code with it."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import scipy.linalg
 from conftest import relative
@@ -81,27 +76,3 @@ def test_modal_frequencies_are_the_analytic_ones_stiffness_included():
         q0[i] = 1e-3
         q, _ = physics.simulate(MEMBRANE, q0, 48000, fs, nonlinear=False, substeps=1, n_modes=6)
         assert abs(zero_crossing_frequency(q[:, i], fs) - analytic[i]) <= 1e-4 * analytic[i]
-
-
-def test_the_membrane_example_runs_the_string_loop(tmp_path):
-    """A tiny run of `python -m examples.membrane`: every model, two seeds, the JSON in the string's
-    shape with the speed columns, the figure, and the string's audio page with its WAVs."""
-    table, figure, audio = tmp_path / "membrane.json", tmp_path / "membrane.png", tmp_path / "audio"
-    args = ["--config=nonlinear", "--train=6", "--val=2", "--samples=80", "--steps=2", "--seeds=2"]
-    outputs = [f"--json={table}", f"--figure={figure}", f"--audio={audio}", "--audio_plucks=1"]
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.membrane", *args, *outputs],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    record = json.loads(table.read_text())
-    assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var"]
-    assert [len(r["rel_mse_seeds"]) for r in record["results"]] == [1, 2, 2]
-    assert figure.stat().st_size > 0
-    assert all(r["rtf"] > 0 and r["rtf_48k"] > 0 and r["block_64_48k"] > 0 for r in record["results"])
-    names = ["truth", "dmd", "koopman", "koopman_var"]
-    assert sorted(f.name for f in audio.glob("*.wav")) == sorted(f"pluck0_{n}.wav" for n in names)
-    assert "x, y = 0.3, 0.4 of the membrane" in (audio / "index.html").read_text()
