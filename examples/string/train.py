@@ -337,14 +337,19 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
                 if config.speed:
                     first, channels = jnp.asarray(dataset.val[0, 0]), dataset.val.shape[3]
                     speeds = speed(model, params, first, dataset.fs, dataset.point, channels)
-        result = aggregate(runs)
-        for key in ("rel_mae", "rel_mse_batches", "train_seconds", "stopped_at"):
-            result[f"{key}_seeds"] = [r[key] for r in runs]
-        result["seeds"] = list(range(config.seed, config.seed + len(runs)))
-        report.results.append({**result, **speeds})
-        if workdir:
-            write_results(workdir, config, dataset, report.results[-1], made_with)
+            if workdir:  # after every seed: a run stopped early leaves the seeds it finished
+                write_results(workdir, config, dataset, {**summary(runs, config.seed), **speeds}, made_with)
+        report.results.append({**summary(runs, config.seed), **speeds})
     return report
+
+
+def summary(runs, first_seed):
+    """aggregate() of a model's runs, with each seed's numbers and the seeds themselves."""
+    result = aggregate(runs)
+    for key in ("rel_mae", "rel_mse_batches", "train_seconds", "stopped_at"):
+        result[f"{key}_seeds"] = [r[key] for r in runs]
+    result["seeds"] = list(range(first_seed, first_seed + len(runs)))
+    return result
 
 
 def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
