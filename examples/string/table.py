@@ -150,9 +150,8 @@ def render(root=RESULTS):
                     if record:
                         values = record["result"][key]
                         seen = " (u, v)" if record["config"]["channels"] == "uv" else ""
-                        row.append(
-                            number(*mean_std(values)) + ("" if len(values) > 1 else " (1 seed)") + seen
-                        )
+                        seeds = {1: " (1 seed)", 5: ""}.get(len(values), f" ({len(values)} seeds)")
+                        row.append(number(*mean_std(values)) + seeds + seen)
                     else:
                         row.append("–")
                     row.append("{:.4f} ({:.4f})".format(*ref[0 if metric == "MSE" else 1]) if ref else "–")
