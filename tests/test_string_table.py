@@ -17,7 +17,8 @@ def test_the_readme_shows_what_the_results_files_say():
 
 
 def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
-    """A results file's seeds become mean (sample std); a file missing is a missing cell."""
+    """A results file's seeds become mean (sample std), the count said when not five; a file missing
+    is a missing cell."""
     column = tmp_path / "nonlinear_noise_16k"
     column.mkdir()
     seeds = [0.01, 0.02, 0.04]
@@ -30,7 +31,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     }
     (column / "koopman.json").write_text(json.dumps(record))
     text, missing = table.render(tmp_path)
-    expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f})"
+    expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f}) (3 seeds)"
     row = next(line for line in text.splitlines() if line.startswith("| Koopman |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
