@@ -103,14 +103,14 @@ def define_flags(config_class, configs):
 
 def given_fields(config_class):
     """{field: value} of the field flags given on the command line, converted to the field's type."""
-    types = typing.get_type_hints(config_class)
+    types, default = typing.get_type_hints(config_class), config_class()
     given = {}
     for f in dataclasses.fields(config_class):
         value = flags.FLAGS[f.name].value
         if value is None:
             continue
         if types[f.name] is tuple:
-            element = type(getattr(config_class(), f.name)[0]) if getattr(config_class(), f.name) else str
+            element = type(getattr(default, f.name)[0]) if getattr(default, f.name) else str
             try:
                 value = tuple(element(v) for v in value)
             except ValueError:
