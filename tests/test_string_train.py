@@ -92,6 +92,7 @@ def test_seeds_aggregate_exactly():
             rel_mse=m,
             rel_mae=a,
             rel_mse_batches=m,
+            train_rel_mse=m / 2,
             params=10,
             train_seconds=s,
             stopped_at=None,
@@ -105,6 +106,7 @@ def test_seeds_aggregate_exactly():
     )
     assert result["rel_mse_worst"] == 0.4 and result["rel_mse_seeds"] == [0.1, 0.4, 0.2]
     assert result["train_seconds"] == pytest.approx(4.0) and result["stopped_at"] == []
+    assert result["train_rel_mse"] == pytest.approx(0.7 / 6)
 
 
 def test_four_devices_give_the_losses_of_one():

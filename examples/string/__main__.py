@@ -4,7 +4,8 @@
 
 Run it as a module from the repository root. The configuration (configs/) holds every setting, one
 field each, and each field is a flag that overrides it (`--help` lists them); train.py's
-`train_and_evaluate` trains and scores every model of it. Outputs: the table on stdout, --json
+`train_and_evaluate` trains and scores every model of it, and `--shifts` scores them beyond their
+training plucks (shifts.py). Outputs: the table on stdout, --json
 (the table), --workdir (one results file per model), --save / --load (trained models), --figure,
 --audio (what a pickup hears, and a page to listen to it), --curves, --save_data.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from absl import app, flags
 from absl import logging as absl_logging
 
-from examples.string import checkpoints, configs, input_pipeline, table, train
+from examples.string import checkpoints, configs, input_pipeline, shifts, table, train
 from examples.string.audio import write_audio
 from examples.string.configs.base import define_flags, resolve
 from examples.string.configs.default import Config
@@ -69,7 +70,12 @@ def main(argv):
             np.savez(_SAVE_DATA.value, u=frames[..., 0], v=frames[..., 1], fs=config.fs)
             print(f"data: {_SAVE_DATA.value}")
             return
+        shifts.check(config)
         report = train.train_and_evaluate(config, _WORKDIR.value, checkpoint)
+        if config.shifts:
+            shifts.score(config, report)
+            for result in report.results if _WORKDIR.value else ():
+                train.write_results(_WORKDIR.value, config, report.dataset, result, report.commit)
     except ValueError as error:  # CheckpointError included
         fail(
             f"--load={_LOAD.value}: {error}"
@@ -82,6 +88,7 @@ def main(argv):
         f"(unused), (T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
     )
     train.print_table(report.results, table.paper_mse(config))
+    shifts.print_shifts(report.results)
     if data.true_eigenvalues is not None:
         for name, lam in report.eigenvalues.items():
             worst = train.frequency_errors(lam, data.true_eigenvalues, data.train)

@@ -86,8 +86,9 @@ def make_plucks(config, n_plucks, rng):
 def get_dataset(config, scale=None):
     """The run's Dataset: config.train / val / test simulated plucks, or config.data's trajectories
     (the last config.test held out, the config.val before them validating, every one before those
-    training). Each channel is divided by its training standard deviation, or by `scale` (a
-    checkpoint's)."""
+    training). config.train_plucks trains on the first that many (the validation set unchanged),
+    config.mirror adds each mirrored. Each channel is divided by its training standard deviation,
+    or by `scale` (a checkpoint's)."""
     if config.data:
         frames, fs = load_trajectories(config.data)
         if config.val + config.test >= len(frames):
@@ -117,12 +118,18 @@ def get_dataset(config, scale=None):
         raise ValueError(f"channels={config.channels!r}: expected 'u', or 'uv' with velocities in the data")
     frames = frames[..., : len(config.channels)]  # u is channel 0, v channel 1
     n_train, n_val, n_test = counts
-    scale = frames[:n_train].std(axis=(0, 1, 2)) if scale is None else np.asarray(scale, np.float32)
-    frames = frames / scale  # per channel: v is ~1000 times u
+    if not 0 <= config.train_plucks <= n_train:
+        raise ValueError(
+            f"train_plucks={config.train_plucks}: expected 0 (all) to the {n_train} training plucks"
+        )
+    train = frames[: config.train_plucks or n_train]
+    if config.mirror:
+        train = np.concatenate([train, train[:, :, ::-1]])
+    scale = train.std(axis=(0, 1, 2)) if scale is None else np.asarray(scale, np.float32)
     description = {**source, "channels": config.channels, "shape": list(frames.shape[1:]), "fs": fs}
     return Dataset(
-        train=frames[:n_train],
-        val=frames[n_train : n_train + n_val],
+        train=train / scale,  # per channel: v is ~1000 times u
+        val=frames[n_train : n_train + n_val] / scale,
         fs=fs,
         scale=scale,
         name=name,

@@ -51,20 +51,23 @@ def full_precision():
 EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"}
 
 
-def make_optimizer(params, n_steps, lr, lr_dynamics, clip):
+def make_optimizer(params, n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
     """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
-    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr for everything else."""
+    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr for everything else,
+    with decoupled weight decay (AdamW; not of the eigenvalues, whose decay would damp them)."""
 
     def label(path, _):
         return "eigenvalues" if path[-1].key in EIGENVALUE_PARAMS else "rest"
 
-    rates = {"eigenvalues": lr_dynamics, "rest": lr}
+    def schedule(rate):
+        return optax.cosine_decay_schedule(rate, max(n_steps, 1))
+
     return optax.chain(
         optax.clip_by_global_norm(clip),
         optax.multi_transform(
             {
-                group: optax.adam(optax.cosine_decay_schedule(rate, max(n_steps, 1)))
-                for group, rate in rates.items()
+                "eigenvalues": optax.adam(schedule(lr_dynamics)),
+                "rest": optax.adamw(schedule(lr), weight_decay=weight_decay),
             },
             jax.tree_util.tree_map_with_path(label, params),
         ),
@@ -91,6 +94,7 @@ class Recipe:
     window: int  # first curriculum window; 0: whole trajectories throughout
     latent: float  # weight of the model's latent_loss
     clip: float  # global gradient-norm clip
+    weight_decay: float  # decoupled (AdamW), of every parameter but the eigenvalues
     budget: float  # opt-in guard: stop after this many seconds (the result says so); 0: never
     loss_frames: int  # frames of a window scored (a random subset); 0: all
     seed: int  # batches and windows
@@ -150,7 +154,9 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         )
     split, replicated = data_parallel()
     params = jax.device_put(params, replicated)
-    optimizer = make_optimizer(params, n_steps_train, recipe.lr, recipe.lr_dynamics, recipe.clip)
+    optimizer = make_optimizer(
+        params, n_steps_train, recipe.lr, recipe.lr_dynamics, recipe.clip, recipe.weight_decay
+    )
     opt_state = jax.device_put(optimizer.init(params), replicated)
 
     @partial(jax.jit, static_argnums=3)
@@ -261,6 +267,7 @@ def aggregate(runs):
         rel_mse=float(mse.mean()),
         rel_mae=float(np.mean([r["rel_mae"] for r in runs])),
         rel_mse_batches=float(np.mean([r["rel_mse_batches"] for r in runs])),
+        train_rel_mse=float(np.mean([r["train_rel_mse"] for r in runs])),
         rel_mse_std=float(mse.std(ddof=1)) if mse.size > 1 else 0.0,
         rel_mse_worst=float(mse.max()),
         rel_mse_seeds=mse.tolist(),
@@ -281,6 +288,7 @@ class Report(NamedTuple):
     preds: dict  # name -> validation rollouts (V, T, W, C) of its first seed
     eigenvalues: dict  # name -> λ (D,) of its first seed, modal models
     curves: dict  # "name/seed" -> [(seconds, step, validation rel. MSE)]
+    commit: str | None  # the code's commit when the run started (train.commit)
 
 
 def get_dataset(config, scale=None):
@@ -302,7 +310,7 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
     if restored:
         restored.check_data(dataset.description)
     train_frames = dataset.train
-    report = Report(dataset, [], {}, {}, {}, {}, {}, {})
+    report = Report(dataset, [], {}, {}, {}, {}, {}, {}, made_with)
     fits = {}  # DMD fits by delays, shared by the models using it: (lam, encoder, decoder), seconds
     for name in config.models:
         kind = MODELS[name]
@@ -346,16 +354,16 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
 def summary(runs, first_seed):
     """aggregate() of a model's runs, with each seed's numbers and the seeds themselves."""
     result = aggregate(runs)
-    for key in ("rel_mae", "rel_mse_batches", "train_seconds", "stopped_at"):
+    for key in ("rel_mae", "rel_mse_batches", "train_rel_mse", "train_seconds", "stopped_at"):
         result[f"{key}_seeds"] = [r[key] for r in runs]
     result["seeds"] = list(range(first_seed, first_seed + len(runs)))
     return result
 
 
 def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
-    """One model and seed: (module, parameters, its scores, its validation curve or None, its
-    validation rollouts). Started from
-    its own initialisers and, as config.init says, `dmd` ((λ, encoder, decoder), seconds of the
+    """One model and seed: (module, parameters, its scores (on the validation set, and the relative
+    MSE on as many training plucks), its validation curve or None, its validation rollouts). Started
+    from its own initialisers and, as config.init says, `dmd` ((λ, encoder, decoder), seconds of the
     fit), then trained with its `recipe` unless it is fitted (DMD); or restored from a checkpoint."""
     kind, (start, dmd_seconds) = MODELS[name], dmd
     model, stopped_at, curve = (
@@ -387,6 +395,7 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     run.update(
         model=name,
         rel_mse_batches=batch_errors(pred, dataset.val),
+        train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
         params=sum(p.size for p in jax.tree.leaves(params)),
         train_seconds=seconds,
         stopped_at=stopped_at,
@@ -451,7 +460,7 @@ def print_table(results, paper=None):
     """The results as a table on stdout; `paper`: {model: the paper's relative MSE} for a last column."""
     print(
         f"\n{'model':<12} {'params':>8} {'train s':>8} {'seeds':>5} {'rel MSE (std)':>21} {'worst':>10} "
-        f"{'by 50':>10} {'rel MAE':>10} {'× RT':>8} {'× RT 48k':>9} {'block 64':>9}"
+        f"{'train':>10} {'by 50':>10} {'rel MAE':>10} {'× RT':>8} {'× RT 48k':>9} {'block 64':>9}"
         + (f" {'paper MSE':>10}" if paper else "")
     )
     for r in results:
@@ -460,13 +469,14 @@ def print_table(results, paper=None):
         speeds.append(f"{r['block_64_48k']:>9.3f}" if "block_64_48k" in r else f"{'–':>9}")
         cells = (
             f"{r['params']:>8} {r['train_seconds']:>8.0f} {len(r['rel_mse_seeds']):>5} {mse:>21} "
-            f"{r['rel_mse_worst']:>10.3e} {r['rel_mse_batches']:>10.3e} {r['rel_mae']:>10.3e} "
-            + " ".join(speeds)
+            f"{r['rel_mse_worst']:>10.3e} {r['train_rel_mse']:>10.3e} {r['rel_mse_batches']:>10.3e} "
+            f"{r['rel_mae']:>10.3e} " + " ".join(speeds)
         )
         if paper:
             cells += f" {paper[r['model']]:>10.4g}" if r["model"] in paper else f" {'–':>10}"
         stopped = f"  stopped by the budget at step {r['stopped_at']}" if r["stopped_at"] else ""
         print(f"{r['model']:<12} {cells}{stopped}")
-    print("rel MSE: over the whole validation set; by 50: the paper's, per batch of 50, averaged;")
+    print("rel MSE: over the whole validation set; train: on as many training plucks; by 50: the")
+    print("paper's, per batch of 50, averaged;")
     print("× RT: times faster than real time at fs and 48 kHz; block 64: a 64-sample block's cost at 48 kHz")
     print("as a fraction of its duration")

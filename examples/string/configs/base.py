@@ -60,6 +60,9 @@ class Base:
     latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
     loss_frames: int = setting(0, "Score a window longer than this on this many random frames; 0: all.")
     clip: float = setting(1.0, "Global gradient-norm clip.")
+    weight_decay: float = setting(
+        0.0, "Decoupled weight decay (AdamW) of every parameter but the eigenvalues, times the rate."
+    )
     budget: float = setting(0.0, "Opt-in guard: stop a model after this many seconds of training; 0: never.")
     gru_steps: int = setting(140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).")
     gru_lr: float = setting(1e-2, "Adam rate of the GRU.")
@@ -129,8 +132,9 @@ def from_dict(config_class, values):
     return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-# Fields a run from a checkpoint may change: which of its models to evaluate, and how they are heard.
-FREE_ON_LOAD = ("models", "speed", "pickup")
+# Fields a run from a checkpoint may change: which of its models to evaluate, how they are heard, and
+# on what they are scored beyond the training distribution.
+FREE_ON_LOAD = ("models", "speed", "pickup", "shifts", "horizon", "louder", "softer")
 
 
 def resolve(config_class, configs, name, all_models, saved=None):

@@ -28,6 +28,12 @@ class Config(Base):
     samples: int = setting(4000, "T, samples of each trajectory (the paper's 4000 at either rate).")
     points: int = setting(101, "W, grid points, ends included.")
     train: int = setting(800, "Training plucks.")
+    train_plucks: int = setting(
+        0, "Train on the first this many training plucks (nested subsets, the same validation); 0: all."
+    )
+    mirror: bool = setting(
+        False, "Add each training pluck mirrored, u(x) -> u(L - x): the string's symmetry."
+    )
     val: int = setting(100, "Validation plucks, after the training ones (a --data file: its last ones).")
     test: int = setting(100, "Test plucks, held out at the end and never used here.")
     centre: tuple = setting((0.3, 0.7), "Range of a pluck's centre, fraction of the length.")
@@ -39,6 +45,15 @@ class Config(Base):
     simulator: str = setting("lawson", "Nonlinear string: Lawson RK4 (lawson) or scipy's DOP853 (dop853).")
     data: str = setting("", "Train on trajectories from this .npz (u, optional v, fs) instead.")
     pickup: float = setting(0.2, "Listening point, fraction of the length (audio and synthesis speed).")
+    # Beyond the training distribution (shifts.py): scored after training, or on --load.
+    shifts: tuple = setting(
+        (),
+        "Also score the models on fresh plucks: longer (a rollout of horizon seconds), louder and "
+        "softer (peaks in those ranges), shape (the other ic).",
+    )
+    horizon: float = setting(4.0, "Shift longer: seconds of rollout from the first frame.")
+    louder: tuple = setting((7e-3, 1e-2), "Shift louder: range of the peaks, m.")
+    softer: tuple = setting((2e-4, 1e-3), "Shift softer: range of the peaks, m.")
 
 
 def get_config():

@@ -1,0 +1,125 @@
+"""Beyond the training distribution: trained models scored on plucks unlike their training ones.
+
+Each shift is the configuration's draw with one thing changed, simulated afresh (its own random
+stream, config.val plucks) and normalised by the training scale; the simulator is the truth:
+- longer: the same plucks, rolled out for config.horizon seconds from the first frame, scored per
+  second of the horizon;
+- louder, softer: peaks drawn in config.louder, config.softer instead of config.peak;
+- shape: the other initial condition (noise for a model trained on Gaussian plucks, and back).
+A model's shifted error is read beside its validation error (the same draw as its training plucks).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from examples.string import input_pipeline, train
+from examples.string.models import MODELS
+
+SHIFTS = ("longer", "louder", "softer", "shape")
+
+
+def shifted(config, shift):
+    """The configuration whose draw is the shift's."""
+    if shift == "longer":
+        return dataclasses.replace(config, samples=round(config.horizon * config.fs))
+    if shift in ("louder", "softer"):
+        return dataclasses.replace(config, peak=getattr(config, shift))
+    if shift == "shape":
+        return dataclasses.replace(config, ic="noise" if config.ic == "gaussian" else "gaussian")
+    raise ValueError(f"shifts={shift!r}: expected some of {', '.join(SHIFTS)}")
+
+
+def check(config):
+    """Raise ValueError, naming the field, for shifts that cannot be made from config."""
+    for shift in config.shifts:
+        shifted(config, shift)
+    if config.shifts and config.data:
+        raise ValueError(
+            f"shifts={','.join(config.shifts)} with data={config.data}: expected simulated plucks"
+        )
+    if "longer" in config.shifts and not config.horizon * config.fs >= config.samples:
+        raise ValueError(
+            f"horizon={config.horizon:g}: expected at least the training trajectories' "
+            f"{config.samples / config.fs:g} s"
+        )
+    for name in ("louder", "softer"):
+        low, high = getattr(config, name)
+        if name in config.shifts and not 0 < low <= high:
+            raise ValueError(f"{name}={low:g},{high:g}: expected 0 < low ≤ high, m")
+
+
+def plucks(config, scale):
+    """{shift: frames (config.val, T, W, C)} of config.shifts, divided by the training `scale`; each
+    shift's plucks from its own random stream (config.data_seed, the shift's index), not the run's."""
+    check(config)
+    frames = {}
+    for shift in config.shifts:
+        rng = np.random.default_rng([config.data_seed, 1 + SHIFTS.index(shift)])
+        pluck = input_pipeline.make_plucks(shifted(config, shift), config.val, rng)
+        frames[shift] = pluck[..., : len(config.channels)] / scale
+    return frames
+
+
+def segment_errors(pred, true, length):
+    """Relative MSE of each segment of `length` steps of (B, T, W, C) rollouts, and each segment's
+    share of Σ true²: the whole rollout's relative MSE is Σ share · error."""
+    starts = range(0, true.shape[1], length)
+    sums = [
+        (
+            np.sum((pred[:, i : i + length] - true[:, i : i + length]).astype(np.float64) ** 2),
+            np.sum(true[:, i : i + length].astype(np.float64) ** 2),
+        )
+        for i in starts
+    ]
+    total = sum(energy for _, energy in sums)
+    return [float(err / energy) for err, energy in sums], [float(energy / total) for _, energy in sums]
+
+
+def evaluate(trained, frames, fs, validation):
+    """One model's scores on every shift: trained [(module, parameters)] of its seeds, frames
+    {shift: frames}, `validation` its validation relative MSE of each seed. For each shift the mean
+    relative MSE over the seeds, each seed's, and its ratio to the validation mean; `longer` also per
+    second of the horizon (per_second, and each second's share of the energy) and per 0.1 s (by_tenth)."""
+    scores = {}
+    for shift, true in frames.items():
+        seeds, per_second, by_tenth = [], [], []
+        for module, params in trained:
+            pred = train.predict(module, params, true[:, 0], true.shape[1])
+            seeds.append(train.errors(pred, true)[0])
+            if shift == "longer":
+                per_second.append(segment_errors(pred, true, round(fs)))
+                by_tenth.append(segment_errors(pred, true, round(fs / 10))[0])
+        mse = float(np.mean(seeds))
+        scores[shift] = {"rel_mse": mse, "rel_mse_seeds": seeds, "ratio": mse / float(np.mean(validation))}
+        if shift == "longer":
+            scores[shift]["per_second"] = np.mean([e for e, _ in per_second], axis=0).tolist()
+            scores[shift]["share"] = per_second[0][1]
+            scores[shift]["by_tenth"] = np.mean(by_tenth, axis=0).tolist()
+    return scores
+
+
+def score(config, report):
+    """Add each model's scores on config.shifts to its result in report.results (key `shifts`)."""
+    frames = plucks(config, report.dataset.scale)
+    for result in report.results:
+        name, module = result["model"], report.models[result["model"]]
+        trained = [
+            (
+                module.clone(power_scale=report.power_scales[name][i]) if MODELS[name].varying else module,
+                report.params[(name, seed)],
+            )
+            for i, seed in enumerate(result["seeds"])
+        ]
+        result["shifts"] = evaluate(trained, frames, report.dataset.fs, result["rel_mse_seeds"])
+
+
+def print_shifts(results):
+    """The shift scores of the results that have them, one line per model and shift."""
+    rows = [(r["model"], shift, s) for r in results for shift, s in r.get("shifts", {}).items()]
+    if not rows:
+        return
+    print(f"\n{'model':<12} {'shift':<8} {'rel MSE':>10} {'× validation':>13}  per second")
+    for model, shift, s in rows:
+        seconds = " ".join(f"{e:.2e}" for e in s.get("per_second", []))
+        print(f"{model:<12} {shift:<8} {s['rel_mse']:>10.3e} {s['ratio']:>13.2f}  {seconds}")
