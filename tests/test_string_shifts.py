@@ -76,7 +76,10 @@ def test_shifts_are_scored_beside_validation(tmp_path):
         **TINY, models=("dmd", "koopman"), steps=2, shifts=shifts.SHIFTS, horizon=0.0225, fs=4000.0
     )
     report = train.train_and_evaluate(config, log=lambda line: None)
-    shifts.score(config, report)
+    true, rollouts = shifts.score(config, report)
+    assert true.shape == (90, 9, 2) and set(rollouts) == {"dmd", "koopman"}
+    shifts.save_figure(tmp_path / "longer.png", report.results, true, rollouts, config.fs)
+    assert (tmp_path / "longer.png").stat().st_size > 0
     for result in report.results:
         scores = result["shifts"]
         assert set(scores) == set(shifts.SHIFTS)

@@ -72,8 +72,9 @@ def main(argv):
             return
         shifts.check(config)
         report = train.train_and_evaluate(config, _WORKDIR.value, checkpoint)
+        longer = None, {}
         if config.shifts:
-            shifts.score(config, report)
+            longer = shifts.score(config, report)
             for result in report.results if _WORKDIR.value else ():
                 train.write_results(_WORKDIR.value, config, report.dataset, result, report.commit)
     except ValueError as error:  # CheckpointError included
@@ -97,6 +98,10 @@ def main(argv):
         checkpoints.save(_SAVE.value, config, report)
         print(f"checkpoint: {_SAVE.value}")
     write_outputs(report)
+    if _FIGURE.value and longer[0] is not None:
+        path = Path(_FIGURE.value).with_suffix(".longer.png")
+        shifts.save_figure(path, report.results, *longer, data.fs)
+        print(f"figure: {path}")
     print(f"total {time.perf_counter() - start:.0f} s")
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from examples.string import input_pipeline, train
+from examples.string.figures import fundamental_frequency, plt
 from examples.string.models import MODELS
 
 SHIFTS = ("longer", "louder", "softer", "shape")
@@ -80,14 +81,16 @@ def evaluate(trained, frames, fs, validation):
     """One model's scores on every shift: trained [(module, parameters)] of its seeds, frames
     {shift: frames}, `validation` its validation relative MSE of each seed. For each shift the mean
     relative MSE over the seeds, each seed's, and its ratio to the validation mean; `longer` also per
-    second of the horizon (per_second, and each second's share of the energy) and per 0.1 s (by_tenth)."""
-    scores = {}
+    second of the horizon (per_second, and each second's share of the energy) and per 0.1 s (by_tenth).
+    Returns the scores and the first seed's rollout of the first longer pluck (None without it)."""
+    scores, first = {}, None
     for shift, true in frames.items():
         seeds, per_second, by_tenth = [], [], []
         for module, params in trained:
             pred = train.predict(module, params, true[:, 0], true.shape[1])
             seeds.append(train.errors(pred, true)[0])
             if shift == "longer":
+                first = pred[0] if first is None else first
                 per_second.append(segment_errors(pred, true, round(fs)))
                 by_tenth.append(segment_errors(pred, true, round(fs / 10))[0])
         mse = float(np.mean(seeds))
@@ -96,12 +99,13 @@ def evaluate(trained, frames, fs, validation):
             scores[shift]["per_second"] = np.mean([e for e, _ in per_second], axis=0).tolist()
             scores[shift]["share"] = per_second[0][1]
             scores[shift]["by_tenth"] = np.mean(by_tenth, axis=0).tolist()
-    return scores
+    return scores, first
 
 
 def score(config, report):
-    """Add each model's scores on config.shifts to its result in report.results (key `shifts`)."""
-    frames = plucks(config, report.dataset.scale)
+    """Add each model's scores on config.shifts to its result in report.results (key `shifts`).
+    Returns the first longer pluck (T', W, C) and {model: its rollout of it}, for the figure."""
+    frames, rollouts = plucks(config, report.dataset.scale), {}
     for result in report.results:
         name, module = result["model"], report.models[result["model"]]
         trained = [
@@ -111,7 +115,31 @@ def score(config, report):
             )
             for i, seed in enumerate(result["seeds"])
         ]
-        result["shifts"] = evaluate(trained, frames, report.dataset.fs, result["rel_mse_seeds"])
+        result["shifts"], rollouts[name] = evaluate(
+            trained, frames, report.dataset.fs, result["rel_mse_seeds"]
+        )
+    return frames["longer"][0] if "longer" in frames else None, rollouts
+
+
+def save_figure(path, results, true, rollouts, fs):
+    """The longer horizon: each model's relative MSE per 0.1 s, and the fundamental's frequency of
+    the first pluck, true and each model's, over the whole horizon."""
+    fig, (error, pitch) = plt.subplots(1, 2, figsize=(13, 4.5))
+    times, freqs = fundamental_frequency(true[..., 0], fs)
+    pitch.plot(times, freqs, color="k", lw=2, label="true")
+    for i, result in enumerate(results):
+        tenths = result["shifts"]["longer"]["by_tenth"]
+        error.semilogy(0.1 * np.arange(len(tenths)) + 0.05, tenths, color=f"C{i + 1}", label=result["model"])
+        times, freqs = fundamental_frequency(rollouts[result["model"]][..., 0], fs)
+        pitch.plot(times, freqs, color=f"C{i + 1}", lw=1, label=result["model"])
+    error.set(title="relative MSE per 0.1 s of the rollout", xlabel="t / s")
+    low, high = np.percentile(fundamental_frequency(true[..., 0], fs)[1], [1, 99])
+    pitch.set(title="the fundamental's frequency, first pluck", xlabel="t / s", ylabel="Hz")
+    pitch.set_ylim(low - 0.5 * (high - low) - 1, high + 0.5 * (high - low) + 1)
+    for ax in (error, pitch):
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def print_shifts(results):
