@@ -176,3 +176,12 @@ def test_a_results_file_round_trips(tmp_path):
         assert len(record["result"]["rel_mse_seeds"]) == (1 if result["model"] == "dmd" else 2)
         assert record["command"] and record["machine"] and record["date"] and record["jax"]
         assert record["data"]["shape"] == [40, 7, 2]
+
+
+def test_anchored_windows_start_at_the_first_frame():
+    frames = np.arange(5 * 40 * 2 * 1, dtype=np.float32).reshape(5, 40, 2, 1)
+    first, times, scored, _ = train.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0, anchor=True)
+    rows = [np.flatnonzero((frames[:, 0] == f).all(axis=(1, 2)))[0] for f in first]  # each a row's frame 0
+    np.testing.assert_array_equal(scored, frames[np.array(rows)[:, None], times])
+    free = train.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0)[0]
+    assert not all((frames[:, 0] == f).all(axis=(1, 2)).any() for f in free)  # random offsets otherwise

@@ -92,6 +92,7 @@ class Recipe:
     lr: float  # all parameters but the eigenvalues (cosine-decayed)
     lr_dynamics: float  # eigenvalue parameters
     window: int  # first curriculum window; 0: whole trajectories throughout
+    anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
     clip: float  # global gradient-norm clip
     weight_decay: float  # decoupled (AdamW), of every parameter but the eigenvalues
@@ -105,7 +106,9 @@ def recipe(kind, config, seed):
     own steps and rate, whole trajectories, every frame scored and no latent loss."""
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
     if kind.recurrent:
-        fields.update(steps=config.gru_steps, lr=config.gru_lr, window=0, latent=0.0, loss_frames=0)
+        fields.update(
+            steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0
+        )
     return Recipe(**fields, seed=seed)
 
 
@@ -176,7 +179,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
-        batch = draw_batch(rng, frames, batch_size, length, recipe.loss_frames, latent)
+        batch = draw_batch(rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor)
         batch = jax.tree.map(partial(to_devices, sharding=split), batch)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
         losses.append(float(loss))
@@ -196,12 +199,13 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     return Trained(params, losses, curve, time.perf_counter() - start - paused, None)
 
 
-def draw_batch(rng, frames, batch_size, length, loss_frames, latent):
-    """One step's batch of windows of `length` steps at random rows and offsets of frames (N, T, W, C):
-    first frames (B, W, C), the steps scored (B, M) (None: all), their frames (B, M, W, C), and the
-    first M frames for the latent loss (B, M', W, C; one frame without it)."""
+def draw_batch(rng, frames, batch_size, length, loss_frames, latent, anchor=False):
+    """One step's batch of windows of `length` steps at random rows and offsets (0 if `anchor`) of
+    frames (N, T, W, C): first frames (B, W, C), the steps scored (B, M) (None: all), their frames
+    (B, M, W, C), and the first M frames for the latent loss (B, M', W, C; one frame without it)."""
     rows = rng.choice(len(frames), size=batch_size, replace=False)
     offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
+    offsets = np.zeros_like(offsets) if anchor else offsets
     n_scored = min(length, loss_frames or length)
     times = None  # every frame scored: the models' whole output, no gather
     if n_scored < length:

@@ -57,6 +57,11 @@ class Base:
     lr: float = setting(1e-2, "Adam rate (cosine-decayed) of every parameter but the eigenvalues.")
     lr_dynamics: float = setting(1e-6, "Adam rate (cosine-decayed) of the eigenvalue parameters.")
     window: int = setting(0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.")
+    anchor: bool = setting(
+        False,
+        "Windows start at each trajectory's first frame, not at random offsets (from u alone a later "
+        "frame's velocity is unknown; the plucks start at rest).",
+    )
     latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
     loss_frames: int = setting(0, "Score a window longer than this on this many random frames; 0: all.")
     clip: float = setting(1.0, "Global gradient-norm clip.")
