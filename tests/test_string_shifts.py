@@ -10,7 +10,7 @@ import pytest
 from conftest import string_config
 
 from examples.string import input_pipeline, shifts, train
-from examples.string.models import init_params, make_model
+from examples.string.models import eigenvalues_of, init_params, make_model
 
 TINY = dict(train=6, val=4, test=0, samples=30, points=9, modes=3, model_size=3, speed=False)
 
@@ -147,6 +147,9 @@ def test_a_run_records_its_training_error():
     data = report.dataset
     expected = train.errors(train.predict(model, params, data.train[:4, 0], 30), data.train[:4])[0]
     assert report.results[0]["train_rel_mse"] == pytest.approx(expected, rel=1e-9)
+    lam = eigenvalues_of(params, model)
+    frequency = train.frequency_errors(lam, data.true_eigenvalues, data.train)
+    assert report.results[0]["frequency_error_seeds"] == [frequency]  # the linear string's are known
 
 
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):

@@ -90,10 +90,12 @@ def main(argv):
     )
     train.print_table(report.results, table.paper_mse(config))
     shifts.print_shifts(report.results)
-    if data.true_eigenvalues is not None:
-        for name, lam in report.eigenvalues.items():
-            worst = train.frequency_errors(lam, data.true_eigenvalues, data.train)
-            print(f"{name}: largest frequency error over the modes with ≥ 1 % of the energy: {worst:.2%}")
+    for result in report.results:
+        if "frequency_error_seeds" in result:
+            worst = ", ".join(f"{e:.3%}" for e in result["frequency_error_seeds"])
+            print(
+                f"{result['model']}: largest frequency error over the modes with ≥ 1 % of the energy: {worst}"
+            )
     if _SAVE.value:
         checkpoints.save(_SAVE.value, config, report)
         print(f"checkpoint: {_SAVE.value}")

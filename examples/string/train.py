@@ -358,15 +358,17 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
 def summary(runs, first_seed):
     """aggregate() of a model's runs, with each seed's numbers and the seeds themselves."""
     result = aggregate(runs)
-    for key in ("rel_mae", "rel_mse_batches", "train_rel_mse", "train_seconds", "stopped_at"):
+    keys = ["rel_mae", "rel_mse_batches", "train_rel_mse", "train_seconds", "stopped_at"]
+    for key in keys + (["frequency_error"] if "frequency_error" in runs[0] else []):
         result[f"{key}_seeds"] = [r[key] for r in runs]
     result["seeds"] = list(range(first_seed, first_seed + len(runs)))
     return result
 
 
 def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
-    """One model and seed: (module, parameters, its scores (on the validation set, and the relative
-    MSE on as many training plucks), its validation curve or None, its validation rollouts). Started
+    """One model and seed: (module, parameters, its scores (on the validation set, the relative MSE on
+    as many training plucks, and a modal model's largest frequency error when the string's are
+    known), its validation curve or None, its validation rollouts). Started
     from its own initialisers and, as config.init says, `dmd` ((λ, encoder, decoder), seconds of the
     fit), then trained with its `recipe` unless it is fitted (DMD); or restored from a checkpoint."""
     kind, (start, dmd_seconds) = MODELS[name], dmd
@@ -404,6 +406,9 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
         train_seconds=seconds,
         stopped_at=stopped_at,
     )
+    if dataset.true_eigenvalues is not None and not kind.recurrent:
+        lam = eigenvalues_of(params, model)
+        run["frequency_error"] = frequency_errors(lam, dataset.true_eigenvalues, dataset.train)
     return model, params, run, curve, pred
 
 
