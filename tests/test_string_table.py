@@ -36,7 +36,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
-    assert len(missing) == 31 and "test machine, 2026-01-01, commit abc" in text
+    assert len(missing) == 31 + 4 and "test machine, 2026-01-01, commit abc" in text
 
 
 def test_a_file_in_the_wrong_column_is_refused(tmp_path):
@@ -53,3 +53,37 @@ def test_the_papers_numbers_are_its_table():
     assert table.paper("linear", "noise", 16000, "koopman") == ((0.0019, 0.0001), (0.0423, 0.0004))
     assert table.paper("nonlinear", "noise", 16000, "dmd") == ((1.8313, 0.2467), (1.0953, 0.087))
     assert table.paper("linear", "gaussian", 4000, "gru") is None
+
+
+def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
+    """results/string/scratch/<column>/<model>.json: its mean (std) and worst frequency error, beside
+    the same column's cell from DMD and the paper's; a file there not from a random start is refused."""
+    config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "u", "init": "random"}
+    for root, seeds, init in ((tmp_path / "scratch", [0.002, 0.004], "random"), (tmp_path, [1e-5], "dmd")):
+        (root / "linear_gaussian_4k").mkdir(parents=True)
+        record = {
+            "result": {
+                "rel_mse_seeds": seeds,
+                "rel_mae_seeds": seeds,
+                "frequency_error_seeds": [0.0005, 0.0012],
+            },
+            "config": {**config, "init": init},
+            "machine": "m",
+            "date": "d",
+            "commit": "c",
+        }
+        (root / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
+    text, missing = table.render(tmp_path)
+    row = next(line for line in text.splitlines() if line.startswith("| linear gaussian 4 kHz | Koopman |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2:] == ["0.0030 (0.0014)", "0.12%", "1.0e-05 (0e+00)", "0.0110 (0.0069)"]
+    assert "scratch/linear_gaussian_4k/koopman" not in missing
+    assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
+    assert (
+        "--config=scratch --string=nonlinear"
+        in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
+    )
+    record["config"]["init"] = "dmd"
+    (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="init='dmd': expected 'random'"):
+        table.render(tmp_path)

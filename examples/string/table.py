@@ -7,6 +7,8 @@ The paper (DAFx 2024; its authors' `nbs/results.qmd`) has eight columns: the lin
 nonlinear string, Gaussian and noise initial conditions, 4 kHz (10 modes) and 16 kHz (25 modes),
 4000 steps each. Each cell of ours is results/string/<column>/<model>.json, written by
 `python -m examples.string --workdir=results/string/<column> ...` (the file holds the command).
+The paper's models learn from a random start; ours start from DMD, and results/string/scratch/
+holds the same columns from the seed's random initialisation (`--config=scratch`).
 """
 
 import json
@@ -26,6 +28,8 @@ COLUMNS = [
     for fs in (4000, 16000)
 ]
 ROWS = ["dmd", "koopman", "koopman_var", "gru"]
+SCRATCH_COLUMNS = [("linear", "gaussian", 4000), ("nonlinear", "gaussian", 4000)]
+SCRATCH_ROWS = ["koopman", "koopman_var"]
 NAMES = {"dmd": "DMD", "koopman": "Koopman", "koopman_var": "Koopman_var", "gru": "GRU"}
 # The paper's relative MSE and MAE, mean (std) over 5 seeds (DMD: over the validation set), in the
 # order of COLUMNS for each string. Its GRU row is not in the paper.
@@ -104,8 +108,9 @@ def paper_mse(config):
     return {m: cell[0][0] for m, cell in cells.items() if cell}
 
 
-def read_cells(root=RESULTS):
-    """{(column, model): results file record} of every results file under root."""
+def read_cells(root=RESULTS, init=None):
+    """{(column, model): results file record} of every results file under root (whose configuration
+    starts the models from `init`, if given)."""
     cells = {}
     for string, ic, fs in COLUMNS:
         for model in ROWS:
@@ -115,6 +120,8 @@ def read_cells(root=RESULTS):
                 config = record["config"]
                 if (config["string"], config["ic"], int(config["fs"])) != (string, ic, fs):
                     raise ValueError(f"{path}: its configuration is not column {column_name(string, ic, fs)}")
+                if init and config["init"] != init:
+                    raise ValueError(f"{path}: init={config['init']!r}: expected {init!r} here")
                 cells[(column_name(string, ic, fs), model)] = record
     return cells
 
@@ -161,6 +168,9 @@ def render(root=RESULTS):
             for model in ROWS:
                 if (column_name(*column), model) not in cells:
                     missing.append(f"{column_name(*column)}/{model}")
+    scratch, scratch_missing = render_scratch(cells, read_cells(Path(root) / "scratch", "random"))
+    lines += scratch
+    missing += scratch_missing
     sources = {}
     for (column, _), record in sorted(cells.items()):
         sources.setdefault(column, set()).add(
@@ -174,10 +184,48 @@ def render(root=RESULTS):
     return "\n".join(lines).rstrip() + "\n", missing
 
 
+def render_scratch(cells, scratch):
+    """(markdown lines, [missing cells]) of the from-scratch table: each cell of `scratch` beside the
+    same column's from-DMD cell of `cells` and the paper's."""
+    lines = [
+        "**From scratch**: the seed's random initialisation (`--config=scratch`), no DMD; relative MSE,",
+        "mean (std) over seeds, the largest frequency error over the modes with ≥ 1 % of the energy",
+        "(worst seed; the linear string), our models from DMD and the paper's beside",
+        "",
+        "| column | model | from scratch | frequency error | from DMD | paper |",
+        "|---|---|---|---|---|---|",
+    ]
+    missing = []
+    for column in SCRATCH_COLUMNS:
+        name = column_name(*column)
+        for model in SCRATCH_ROWS:
+            record, ours = scratch.get((name, model)), cells.get((name, model))
+            if record is None:
+                missing.append(f"scratch/{name}/{model}")
+            errors = record["result"].get("frequency_error_seeds") if record else None
+            row = [
+                f"{column[0]} {column[1]} {column[2] // 1000} kHz",
+                NAMES[model],
+                number(*mean_std(record["result"]["rel_mse_seeds"])) if record else "–",
+                f"{max(errors):.2%}" if errors else "–",
+                number(*mean_std(ours["result"]["rel_mse_seeds"])) if ours else "–",
+                "{:.4f} ({:.4f})".format(*paper(*column, model)[0]),
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    return lines + [""], missing
+
+
 def command(column, models):
     """The command that makes the cells of `models` in `column`: the string's configuration with the
     column's initial condition and rate; DMD on (u, v), the data check; at 16 kHz Koopman's bank
-    spans the 25 modes."""
+    spans the 25 modes. A scratch/ column: the scratch configuration for that string."""
+    if column.startswith("scratch/"):
+        string = column.split("/")[1].split("_")[0]
+        models = ",".join(models)
+        return [
+            f"python -m examples.string --config=scratch --string={string} --models={models} --seeds=5 "
+            f"--workdir=results/string/{column}"
+        ]
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column)
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
     if string == "nonlinear" and fs > 4000:
@@ -207,7 +255,7 @@ def main(argv):
     print("missing: " + (", ".join(missing) if missing else "none"))
     by_column = {}
     for cell in missing:
-        column, model = cell.split("/")
+        column, model = cell.rsplit("/", 1)
         by_column.setdefault(column, []).append(model)
     for column, models in by_column.items():
         print("\n".join(command(column, models)))
