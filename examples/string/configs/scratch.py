@@ -3,7 +3,7 @@ random initialisation (|λ| uniform in [r_min, r_max], arg λ in [0, max_phase])
 paper's plucks, u only. From u alone a frame's velocity is unknown but at the release, where the
 string is at rest, so every window starts there (anchor), 32 steps long at first and doubled in
 equal stages to the whole 4000; a fast rate for the eigenvalues; 50 states for the 10 modes, so that
-states settling on one mode leave none unfound; 16000 steps scored on 250 frames of each window.
+states settling on one mode leave none unfound; 8000 steps scored on 250 frames of each window.
 `--string=nonlinear` takes the same recipe."""
 
 import dataclasses
@@ -16,7 +16,7 @@ def get_config():
         default.get_config(),
         init="random",
         model_size=50,
-        steps=16000,
+        steps=8000,
         lr_dynamics=0.03,
         window=32,
         anchor=True,
