@@ -2,8 +2,8 @@
 
 Each shift is the configuration's draw with one thing changed, simulated afresh (its own random
 stream, config.val plucks) and normalised by the training scale; the simulator is the truth:
-- longer: the same plucks, rolled out for config.horizon seconds from the first frame, scored per
-  second of the horizon;
+- longer: plucks of the training draw, simulated and rolled out for config.horizon seconds from
+  the first frame, scored per second of the horizon;
 - louder, softer: peaks drawn in config.louder, config.softer instead of config.peak;
 - shape: the other initial condition (noise for a model trained on Gaussian plucks, and back).
 A model's shifted error is read beside its validation error (the same draw as its training plucks).
