@@ -153,10 +153,8 @@ def test_a_run_records_its_training_error():
 
 
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):
-    from examples.string.curve import learning_curve
-
     config = string_config(**TINY, models=("dmd", "koopman"), steps=2)
-    curve = learning_curve(config, [2, 6], tmp_path, log=lambda line: None)
+    curve = train.learning_curve(config, [2, 6], tmp_path, log=lambda line: None)
     assert [size for size, _, _ in curve["koopman"]] == [2, 6]
     for size in (2, 6):
         record = json.loads((tmp_path / str(size) / "koopman.json").read_text())

@@ -8,22 +8,18 @@ DIR/<size>/<model>.json (the results files), DIR/curve.json ({model: [[size, val
 training rel. MSE]]}, means over seeds) and DIR/curve.png.
 """
 
-import dataclasses
 import json
 import logging
 import sys
 from pathlib import Path
 
-import matplotlib
 from absl import app, flags
 
 from examples.string import configs, train
 from examples.string.configs.base import define_flags, resolve
 from examples.string.configs.default import Config
+from examples.string.figures import save_curve
 from examples.string.models import MODELS
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 _CONFIG = define_flags(Config, configs.CONFIGS)
 _SIZES = flags.DEFINE_list(
@@ -31,32 +27,6 @@ _SIZES = flags.DEFINE_list(
 )
 _WORKDIR = flags.DEFINE_string("workdir", None, "Write the results files, curve.json and curve.png here.")
 flags.mark_flag_as_required("workdir")
-
-
-def learning_curve(config, sizes, workdir, log=train.LOG):
-    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size."""
-    curve = {name: [] for name in config.models}
-    for size in sizes:
-        log(f"=== {size} training plucks")
-        report = train.train_and_evaluate(
-            dataclasses.replace(config, train_plucks=size), Path(workdir) / str(size), log=log
-        )
-        for result in report.results:
-            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
-    return curve
-
-
-def save_curve(path, curve):
-    """Validation (solid) and training (dashed) relative MSE against the training plucks, log-log."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for i, (name, points) in enumerate(curve.items()):
-        sizes, val, trained = zip(*points, strict=True)
-        ax.loglog(sizes, val, "o-", color=f"C{i}", label=f"{name}, validation")
-        ax.loglog(sizes, trained, "x--", color=f"C{i}", label=f"{name}, training")
-    ax.set(xlabel="training plucks", ylabel="relative MSE", title="learning curve")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def main(argv):
@@ -69,7 +39,7 @@ def main(argv):
         config = resolve(Config, configs.CONFIGS, _CONFIG.value, list(MODELS))
         if not all(0 < s <= config.train for s in sizes):
             raise ValueError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
-        curve = learning_curve(config, sizes, _WORKDIR.value)
+        curve = train.learning_curve(config, sizes, _WORKDIR.value)
     except ValueError as error:
         print(f"examples.string.curve: {error}", file=sys.stderr)
         sys.exit(2)

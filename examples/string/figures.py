@@ -56,3 +56,16 @@ def save_figure(path, preds, true, fs, true_lam, learned):
     pitch.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def save_curve(path, curve):
+    """Validation (solid) and training (dashed) relative MSE against the training plucks, log-log."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for i, (name, points) in enumerate(curve.items()):
+        sizes, val, trained = zip(*points, strict=True)
+        ax.loglog(sizes, val, "o-", color=f"C{i}", label=f"{name}, validation")
+        ax.loglog(sizes, trained, "x--", color=f"C{i}", label=f"{name}, training")
+    ax.set(xlabel="training plucks", ylabel="relative MSE", title="learning curve")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

@@ -489,3 +489,16 @@ def print_table(results, paper=None):
     print("paper's, per batch of 50, averaged;")
     print("× RT: times faster than real time at fs and 48 kHz; block 64: a 64-sample block's cost at 48 kHz")
     print("as a fraction of its duration")
+
+
+def learning_curve(config, sizes, workdir, log=LOG):
+    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size."""
+    curve = {name: [] for name in config.models}
+    for size in sizes:
+        log(f"=== {size} training plucks")
+        report = train_and_evaluate(
+            dataclasses.replace(config, train_plucks=size), Path(workdir) / str(size), log=log
+        )
+        for result in report.results:
+            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
+    return curve
