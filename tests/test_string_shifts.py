@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import string_config
 
-from examples.string import input_pipeline, shifts, train
+from examples.string import input_pipeline, shifts, table, train
 from examples.string.models import eigenvalues_of, init_params, make_model
 
 TINY = dict(train=6, val=4, test=0, samples=30, points=9, modes=3, model_size=3, speed=False)
@@ -153,10 +153,16 @@ def test_a_run_records_its_training_error():
 
 
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):
-    config = string_config(**TINY, models=("dmd", "koopman"), steps=2)
-    curve = train.learning_curve(config, [2, 6], tmp_path, log=lambda line: None)
+    config = string_config(**{**TINY, "train": 10}, models=("dmd", "koopman"), steps=2)
+    workdir = tmp_path / "tiny_curve"
+    curve = train.learning_curve(config, [2, 6], workdir, log=lambda line: None)
     assert [size for size, _, _ in curve["koopman"]] == [2, 6]
     for size in (2, 6):
-        record = json.loads((tmp_path / str(size) / "koopman.json").read_text())
+        record = json.loads((workdir / str(size) / "koopman.json").read_text())
         assert record["config"]["train_plucks"] == size
         assert record["result"]["rel_mse"] == curve["koopman"][[2, 6].index(size)][1]
+    # A later run adds a size: the curve's points are every size the directory holds, by size.
+    more = train.learning_curve(config, [10], workdir, log=lambda line: None)
+    points = table.curve_points(workdir)
+    assert [point[:3] for point in points["koopman"]] == curve["koopman"] + more["koopman"]
+    assert "| tiny_curve | Koopman | 10 | 1 |" in table.render_curve(tmp_path)

@@ -4,8 +4,9 @@
 
 For each size, train_and_evaluate trains every model of the configuration on the first that many
 training plucks (nested subsets of one draw, the same validation plucks: `train_plucks`). Writes
-DIR/<size>/<model>.json (the results files), DIR/curve.json ({model: [[size, validation rel. MSE,
-training rel. MSE]]}, means over seeds) and DIR/curve.png.
+DIR/<size>/<model>.json (the results files), then DIR/curve.json ({model: [[size, validation rel.
+MSE, training rel. MSE]]}, means over seeds) and DIR/curve.png from every size DIR holds, so that a
+curve can be made in several runs.
 """
 
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from examples.string import configs, train
+from examples.string import configs, table, train
 from examples.string.configs.base import define_flags, resolve
 from examples.string.configs.default import Config
 from examples.string.figures import save_curve
@@ -39,10 +40,13 @@ def main(argv):
         config = resolve(Config, configs.CONFIGS, _CONFIG.value, list(MODELS))
         if not all(0 < s <= config.train for s in sizes):
             raise ValueError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
-        curve = train.learning_curve(config, sizes, _WORKDIR.value)
+        train.learning_curve(config, sizes, _WORKDIR.value)
     except ValueError as error:
         print(f"examples.string.curve: {error}", file=sys.stderr)
         sys.exit(2)
+    curve = {
+        name: [point[:3] for point in points] for name, points in table.curve_points(_WORKDIR.value).items()
+    }
     print(f"\n{'model':<12} {'plucks':>6} {'validation':>11} {'training':>11} {'gap':>6}")
     for name, points in curve.items():
         for size, val, trained in points:

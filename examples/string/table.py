@@ -1,7 +1,7 @@
 """The paper's table, rendered from the results files, never typed by hand.
 
     python -m examples.string.table            # the tables, the cells still missing, their commands
-    python -m examples.string.table --write    # also put them into README.md, between its markers
+    python -m examples.string.table --write    # also into README.md and docs/experiments.md, between markers
 
 The paper (DAFx 2024; its authors' `nbs/results.qmd`) has eight columns: the linear and the
 nonlinear string, Gaussian and noise initial conditions, 4 kHz (10 modes) and 16 kHz (25 modes),
@@ -9,6 +9,10 @@ nonlinear string, Gaussian and noise initial conditions, 4 kHz (10 modes) and 16
 `python -m examples.string --workdir=results/string/<column> ...` (the file holds the command).
 The paper's models learn from a random start; ours start from DMD, and results/string/scratch/
 holds the same columns from the seed's random initialisation (`--config=scratch`).
+
+Beyond the paper, docs/experiments.md shows two more tables rendered the same way: the scores on
+shifted plucks (results/string/shifts/<column>/, `--shifts`) and the learning curves
+(results/string/curve/<name>/<plucks>/, `python -m examples.string.curve`).
 """
 
 import json
@@ -20,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "string"
 README = ROOT / "README.md"
-BEGIN, END = "<!-- results:string begin -->", "<!-- results:string end -->"
+DOCS = ROOT / "docs" / "experiments.md"
 COLUMNS = [
     (string, ic, fs)
     for string in ("nonlinear", "linear")
@@ -168,20 +172,26 @@ def render(root=RESULTS):
             for model in ROWS:
                 if (column_name(*column), model) not in cells:
                     missing.append(f"{column_name(*column)}/{model}")
-    scratch, scratch_missing = render_scratch(cells, read_cells(Path(root) / "scratch", "random"))
+    scratch_cells = read_cells(Path(root) / "scratch", "random")
+    scratch, scratch_missing = render_scratch(cells, scratch_cells)
     lines += scratch
     missing += scratch_missing
-    sources = {}
-    for (column, _), record in sorted(cells.items()):
-        sources.setdefault(column, set()).add(
+    scratch_cells = {(f"scratch/{column}", model): r for (column, model), r in scratch_cells.items()}
+    lines += sources(
+        {**cells, **scratch_cells},
+        "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands):",
+    )
+    return "\n".join(lines).rstrip() + "\n", missing
+
+
+def sources(records, head):
+    """Markdown lines: `head`, then each group's machines, dates and commits; records {(group, _): record}."""
+    where = {}
+    for (group, _), record in sorted(records.items()):
+        where.setdefault(group, set()).add(
             f"{record['machine']}, {record['date']}, commit {record['commit']}"
         )
-    lines.append(
-        "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands):"
-    )
-    lines.append("")
-    lines += [f"- {column}: {'; '.join(sorted(where))}" for column, where in sources.items()]
-    return "\n".join(lines).rstrip() + "\n", missing
+    return [head, ""] + [f"- {group}: {'; '.join(sorted(made))}" for group, made in where.items()]
 
 
 def render_scratch(cells, scratch):
@@ -242,11 +252,119 @@ def command(column, models):
     ]
 
 
-def readme_block(text):
-    """The part of the README between the markers."""
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"README.md: no {BEGIN} ... {END} block")
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip("\n") + "\n"
+def ratio(value):
+    return f"{value:.0f}×" if value >= 10 else f"{value:.1f}×"
+
+
+def short(value):
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.1e}".replace("e-0", "e-")
+
+
+def render_shifts(root=RESULTS / "shifts"):
+    """Markdown of the scores on shifted plucks: per column under root and model, the validation
+    error, the longer horizon's error per second, and louder, softer and the other shape with their
+    ratio to the validation error; means over the seeds."""
+    lines, records = [], {}
+    for column in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        rows = [
+            json.loads((column / f"{m}.json").read_text()) for m in ROWS if (column / f"{m}.json").exists()
+        ]
+        if not rows:
+            continue
+        config = rows[0]["config"]
+        longer = next(
+            (r["result"]["shifts"]["longer"] for r in rows if "longer" in r["result"]["shifts"]), None
+        )
+        seconds = [f"{i}–{i + 1} s" for i in range(len(longer["per_second"]))] if longer else []
+        others = [s for s in ("louder", "softer", "shape") if s in rows[0]["result"]["shifts"]]
+        ranges = {
+            "louder": "louder {:g}–{:g} mm".format(*(1e3 * v for v in config["louder"])),
+            "softer": "softer {:g}–{:g} mm".format(*(1e3 * v for v in config["softer"])),
+            "shape": f"{'noise' if config['ic'] == 'gaussian' else 'Gaussian'} plucks",
+        }
+        trained_on = "{:g}–{:g} mm".format(*(1e3 * v for v in config["peak"]))
+        lines += [
+            f"**{column.name}**, trained on peaks of {trained_on}: relative MSE on fresh plucks"
+            + (f", a {config['horizon']:g} s rollout per second" if longer else "")
+            + " (× the validation error); seeds: "
+            + ", ".join(f"{NAMES[r['model']]} {len(r['result']['rel_mse_seeds'])}" for r in rows),
+            "",
+            "| model | validation | " + " | ".join(seconds + [ranges[s] for s in others]) + " |",
+            "|---|---|" + "---|" * (len(seconds) + len(others)),
+        ]
+        for record in rows:
+            result, shifts = record["result"], record["result"]["shifts"]
+            cells = [NAMES[record["model"]], short(result["rel_mse"])]
+            cells += [short(e) for e in shifts["longer"]["per_second"]] if longer else []
+            cells += [f"{short(shifts[s]['rel_mse'])} ({ratio(shifts[s]['ratio'])})" for s in others]
+            lines.append("| " + " | ".join(cells) + " |")
+            records[(column.name, record["model"])] = record
+        lines.append("")
+    return "\n".join(lines + sources(records, "Made on:")).rstrip() + "\n"
+
+
+def curve_points(directory):
+    """{model: [(plucks, validation rel. MSE, training rel. MSE, record)]} of a learning curve's
+    directory (DIR/<plucks>/<model>.json), means over the seeds, by size."""
+    points = {}
+    sizes = sorted(
+        (p for p in Path(directory).iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+    )
+    for size in sizes:
+        for model in ROWS:
+            path = size / f"{model}.json"
+            if path.exists():
+                record = json.loads(path.read_text())
+                result = record["result"]
+                points.setdefault(model, []).append(
+                    (int(size.name), result["rel_mse"], result["train_rel_mse"], record)
+                )
+    return points
+
+
+def render_curve(root=RESULTS / "curve"):
+    """Markdown of the learning curves under root: per curve, model and size, the validation and the
+    training error (on as many training plucks as validation plucks) and their ratio."""
+    lines = [
+        "| curve | model | training plucks | seeds | validation | training | gap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    records = {}
+    for directory in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        for model, points in curve_points(directory).items():
+            for size, val, trained, record in points:
+                seeds = len(record["result"]["rel_mse_seeds"])
+                cells = [directory.name, NAMES[model], str(size), str(seeds), short(val), short(trained)]
+                lines.append("| " + " | ".join(cells + [ratio(val / trained)]) + " |")
+                records[(directory.name, (model, size))] = record
+    return "\n".join(lines + [""] + sources(records, "Made on:")).rstrip() + "\n"
+
+
+def blocks():
+    """{file: {block name: rendered markdown}}: what each marked block of the README and the docs holds."""
+    return {
+        README: {"results:string": render()[0]},
+        DOCS: {"results:shifts": render_shifts(), "results:curve": render_curve()},
+    }
+
+
+def markers(name):
+    return f"<!-- {name} begin -->", f"<!-- {name} end -->"
+
+
+def read_block(text, name):
+    """The part of a text between the markers of block `name`."""
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise ValueError(f"no {begin} ... {end} block")
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n") + "\n"
+
+
+def write_block(text, name, markdown):
+    begin, end = markers(name)
+    read_block(text, name)
+    head, tail = text.split(begin, 1)[0], text.split(end, 1)[1]
+    return f"{head}{begin}\n{markdown}{end}{tail}"
 
 
 def main(argv):
@@ -260,10 +378,12 @@ def main(argv):
     for column, models in by_column.items():
         print("\n".join(command(column, models)))
     if "--write" in argv[1:]:
-        text = README.read_text()
-        head, tail = text.split(BEGIN, 1)[0], text.split(END, 1)[1]
-        README.write_text(f"{head}{BEGIN}\n{tables}{END}{tail}")
-        print("README.md: tables written")
+        for path, named in blocks().items():
+            text = path.read_text()
+            for name, markdown in named.items():
+                text = write_block(text, name, markdown)
+            path.write_text(text)
+            print(f"{path.relative_to(ROOT)}: {', '.join(named)} written")
 
 
 if __name__ == "__main__":
