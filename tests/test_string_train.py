@@ -36,6 +36,20 @@ def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
 
 
+def test_koopman_var_takes_its_own_rate_where_given():
+    """lr_var is Koopman_var's rate (0: lr); the other models keep lr, the GRU gru_lr."""
+    from examples.string.configs import default
+
+    config = default.get_config()
+    rates = {
+        name: train.recipe(models.MODELS[name], config, 0).lr for name in ("koopman", "koopman_var", "gru")
+    }
+    assert rates == {"koopman": config.lr, "koopman_var": config.lr_var, "gru": config.gru_lr}
+    assert config.lr_var != config.lr
+    unset = string_config(lr_var=0.0)
+    assert train.recipe(models.MODELS["koopman_var"], unset, 0).lr == unset.lr
+
+
 @pytest.mark.parametrize(
     "curriculum", [{}, dict(window=25, loss_frames=50)], ids=["whole", "curriculum+scored_subsets"]
 )

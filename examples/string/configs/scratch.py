@@ -21,4 +21,5 @@ def get_config():
         window=32,
         anchor=True,
         loss_frames=250,
+        lr_var=0.0,  # Koopman_var at lr (the linear string's 3e-3 is untried here)
     )
