@@ -10,7 +10,7 @@ from examples.string.configs import default
 
 def get_config():
     return dataclasses.replace(
-        default.get_config(),
+        default.shared(),
         string="nonlinear",
         init="dmd",
         encoder_hidden=256,
@@ -18,6 +18,5 @@ def get_config():
         bank_modes=10,
         steps=7200,
         lr=1e-3,
-        lr_var=0.0,  # Koopman_var at lr (the linear string's 3e-3 is untried here)
         loss_frames=500,
     )

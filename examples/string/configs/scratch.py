@@ -13,7 +13,7 @@ from examples.string.configs import default
 
 def get_config():
     return dataclasses.replace(
-        default.get_config(),
+        default.shared(),
         init="random",
         model_size=50,
         steps=8000,
@@ -21,5 +21,4 @@ def get_config():
         window=32,
         anchor=True,
         loss_frames=250,
-        lr_var=0.0,  # Koopman_var at lr (the linear string's 3e-3 is untried here)
     )

@@ -8,7 +8,7 @@ from examples.string.configs import default
 
 def get_config():
     return dataclasses.replace(
-        default.get_config(),
+        default.shared(),
         material="steel_a2",
         modes=25,
         train=256,
@@ -18,5 +18,4 @@ def get_config():
         width=(0.02, 0.1),
         peak=(0.5e-3, 1.5e-3),
         channels="uv",
-        lr_var=0.0,  # Koopman_var at lr (the linear string's 3e-3 is untried here)
     )
