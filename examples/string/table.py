@@ -282,9 +282,11 @@ def render_shifts(root=RESULTS / "shifts"):
             "softer": "softer {:g}–{:g} mm".format(*(1e3 * v for v in config["softer"])),
             "shape": f"{'noise' if config['ic'] == 'gaussian' else 'Gaussian'} plucks",
         }
-        trained_on = "{:g}–{:g} mm".format(*(1e3 * v for v in config["peak"]))
+        trained_on = "{:g} s with peaks of {:g}–{:g} mm".format(
+            config["samples"] / config["fs"], *(1e3 * v for v in config["peak"])
+        )
         lines += [
-            f"**{column.name}**, trained on peaks of {trained_on}: relative MSE on fresh plucks"
+            f"**{column.name}**, trained on {trained_on}: relative MSE on fresh plucks"
             + (f", a {config['horizon']:g} s rollout per second" if longer else "")
             + " (× the validation error); seeds: "
             + ", ".join(f"{NAMES[r['model']]} {len(r['result']['rel_mse_seeds'])}" for r in rows),
@@ -340,10 +342,11 @@ def render_curve(root=RESULTS / "curve"):
     return "\n".join(lines + [""] + sources(records, "Made on:")).rstrip() + "\n"
 
 
-def blocks():
-    """{file: {block name: rendered markdown}}: what each marked block of the README and the docs holds."""
+def blocks(tables=None):
+    """{file: {block name: rendered markdown}}: what each marked block of the README and the docs holds
+    (`tables`: the README's, where already rendered)."""
     return {
-        README: {"results:string": render()[0]},
+        README: {"results:string": tables or render()[0]},
         DOCS: {"results:shifts": render_shifts(), "results:curve": render_curve()},
     }
 
@@ -378,7 +381,7 @@ def main(argv):
     for column, models in by_column.items():
         print("\n".join(command(column, models)))
     if "--write" in argv[1:]:
-        for path, named in blocks().items():
+        for path, named in blocks(tables).items():
             text = path.read_text()
             for name, markdown in named.items():
                 text = write_block(text, name, markdown)
