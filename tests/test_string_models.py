@@ -162,25 +162,6 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
     assert relative(pred, reference) <= 1e-4, relative(pred, reference)
 
 
-def test_a_random_bank_raises_the_seeds_own_eigenvalues():
-    """models.random_bank: the first n eigenvalues are the seed's random draw, inside its ranges, and
-    copy j of each has its decay and its frequency times 1 + j·step (float64 NumPy beside); no DMD."""
-    model = string_model("koopman", 12, 15, r_min=0.9, r_max=0.99, max_phase=1.0)
-    first = jnp.zeros((1, 15, 1), jnp.float32)
-    drawn = models.eigenvalues_of(model.init(jax.random.key(3), first, 2, None)["params"], model)
-    frames = np.zeros((2, 5, 15, 1), np.float32)
-    params = models.init_params("koopman", model, frames, "random", 3)
-    np.testing.assert_allclose(models.eigenvalues_of(params, model), drawn)
-    lam = models.eigenvalues_of(models.random_bank(params, model, 4, 2, 1e-3), model)
-    base = drawn[:4].astype(np.complex128)
-    assert np.all((np.abs(base) >= 0.9 - 1e-6) & (np.abs(base) <= 0.99 + 1e-6) & (np.angle(base) <= 1.0))
-    copy = np.repeat(np.arange(3), 4)
-    np.testing.assert_allclose(np.abs(lam), np.abs(base)[np.tile(np.arange(4), 3)], rtol=1e-5)
-    np.testing.assert_allclose(
-        np.angle(lam), np.angle(base)[np.tile(np.arange(4), 3)] * (1 + 1e-3 * copy), rtol=1e-5
-    )
-
-
 def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     """With `pitch` (its gain at 1), Koopman_var rolls each pluck out as Koopman does with the
     eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH_SCALE · arg λ · MLP(|x0|² / s): louder plucks

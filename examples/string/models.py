@@ -354,24 +354,10 @@ def frequency_bank(dmd, n_modes, copies, step):
     ones, the encoder (with an MLP) learns the mix that each pluck needs. Copy j of state i is state
     j·n_modes + i of the n_modes·(copies + 1) returned."""
     lam, encoder, decoder = dmd[0][:n_modes], dmd[1][:n_modes], dmd[2][:, :n_modes]
+    raised = 1 + step * np.repeat(np.arange(copies + 1), lam.size)
+    lam = np.tile(np.abs(lam), copies + 1) * np.exp(1j * np.tile(np.angle(lam), copies + 1) * raised)
     encoder = np.concatenate([encoder, np.zeros((copies * encoder.shape[0], encoder.shape[1]), complex)])
-    return raised(lam, copies, step), encoder, np.tile(decoder, (1, copies + 1))
-
-
-def raised(lam, copies, step):
-    """lam (n,) followed by `copies` more of it, copy j at each frequency times 1 + j·step, same decay."""
-    factor = 1 + step * np.repeat(np.arange(copies + 1), lam.size)
-    return np.tile(np.abs(lam), copies + 1) * np.exp(1j * np.tile(np.angle(lam), copies + 1) * factor)
-
-
-def random_bank(params, model, n_modes, copies, step):
-    """A random start (init=random) shaped as a frequency bank: the seed's first n_modes eigenvalues,
-    each followed by `copies` more at its frequency raised by step, 2·step, ... (`raised`), so that
-    every state finding a mode brings nearby frequencies with it; encoder and decoder as drawn."""
-    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
-    lam = raised(eigenvalues_of(params, model)[:n_modes], copies, step)
-    _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
-    return {**params, "dynamics": new["params"]}
+    return lam, encoder, np.tile(decoder, (1, copies + 1))
 
 
 def init_params(name, model, frames, init, seed, dmd=None):

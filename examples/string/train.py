@@ -35,7 +35,6 @@ from examples.string.models import (
     frequency_bank,
     init_params,
     make_model,
-    random_bank,
     with_power_scale,
 )
 
@@ -393,9 +392,6 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     else:
         tic = time.perf_counter()
         params = init_params(name, model, dataset.train, config.init, seed, start)
-        if config.init == "random" and kind.banked and config.bank:
-            n_modes = config.bank_modes or config.model_size
-            params = random_bank(params, model, n_modes, config.bank, config.bank_step)
         model = with_power_scale(model, params, dataset.train) if kind.varying else model
         seconds = time.perf_counter() - tic + dmd_seconds
         if not kind.fitted:

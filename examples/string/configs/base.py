@@ -45,13 +45,10 @@ class Base:
     )
     bank: int = setting(
         0,
-        "Koopman: this many more states per DMD mode (init=dmd), or per random eigenvalue "
-        "(init=random), at its frequency raised by bank_step, 2·bank_step, ... "
-        "(models.frequency_bank, models.random_bank); 0: none.",
+        "Koopman from DMD (init=dmd): this many more states per DMD mode, at its frequency raised by "
+        "bank_step, 2·bank_step, ... (models.frequency_bank); 0: none.",
     )
-    bank_modes: int = setting(
-        0, "The bank's DMD modes (strongest first) or random eigenvalues; 0: model_size."
-    )
+    bank_modes: int = setting(0, "The bank's DMD modes, strongest first; 0: model_size.")
     bank_step: float = setting(1e-3, "Relative frequency step of the bank.")
     pitch: bool = setting(False, "Koopman_var: raise each pluck's frequencies by an MLP of its |x0|².")
     # The recipe of the gradient-trained modal models: a number of steps, never of seconds.
