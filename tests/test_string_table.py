@@ -81,10 +81,8 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     assert cells[2:] == ["0.0030 (0.0014)", "0.12%", "1.0e-05 (0e+00)", "0.0110 (0.0069)"]
     assert "scratch/linear_gaussian_4k/koopman" not in missing
     assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
-    assert (
-        "--config=scratch --string=nonlinear"
-        in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
-    )
+    assert "--config=scratch_nonlinear " in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
+    assert "--config=scratch " in table.command("scratch/linear_gaussian_4k", ["koopman"])[0]
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):
