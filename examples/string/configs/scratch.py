@@ -10,6 +10,7 @@ without it Koopman stays at 0.365 on every seed (docs/experiments.md)."""
 import dataclasses
 
 from examples.string.configs import default
+from examples.string.configs import nonlinear as nonlinear_string
 
 
 def get_config():
@@ -26,4 +27,5 @@ def get_config():
 
 
 def nonlinear():
-    return dataclasses.replace(get_config(), string="nonlinear", encoder_hidden=256)
+    encoder_hidden = nonlinear_string.get_config().encoder_hidden
+    return dataclasses.replace(get_config(), string="nonlinear", encoder_hidden=encoder_hidden)
