@@ -36,18 +36,28 @@ def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
 
 
-def test_koopman_var_takes_its_own_rate_where_given():
-    """lr_var is Koopman_var's rate (0: lr); the other models keep lr, the GRU gru_lr."""
+def test_koopman_var_takes_its_own_rate_and_steps_where_given():
+    """lr_var and steps_var are Koopman_var's rate and steps (0: lr, steps); the other models keep
+    lr and steps, the GRU gru_lr and gru_steps."""
     from examples.string.configs import default
 
     config = default.get_config()
-    rates = {
-        name: train.recipe(models.MODELS[name], config, 0).lr for name in ("koopman", "koopman_var", "gru")
+    names = ("koopman", "koopman_var", "gru")
+    recipes = {name: train.recipe(models.MODELS[name], config, 0) for name in names}
+    assert {name: r.lr for name, r in recipes.items()} == {
+        "koopman": config.lr,
+        "koopman_var": config.lr_var,
+        "gru": config.gru_lr,
     }
-    assert rates == {"koopman": config.lr, "koopman_var": config.lr_var, "gru": config.gru_lr}
-    assert config.lr_var != config.lr
-    unset = string_config(lr_var=0.0)
-    assert train.recipe(models.MODELS["koopman_var"], unset, 0).lr == unset.lr
+    assert {name: r.steps for name, r in recipes.items()} == {
+        "koopman": config.steps,
+        "koopman_var": config.steps_var,
+        "gru": config.gru_steps,
+    }
+    assert config.lr_var != config.lr and config.steps_var != config.steps
+    unset = string_config(lr_var=0.0, steps_var=0)
+    unset_recipe = train.recipe(models.MODELS["koopman_var"], unset, 0)
+    assert (unset_recipe.lr, unset_recipe.steps) == (unset.lr, unset.steps)
 
 
 @pytest.mark.parametrize(
