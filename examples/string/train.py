@@ -106,10 +106,8 @@ def recipe(kind, config, seed):
     lr_var and steps steps_var, where given), or for the GRU its own steps and rate, whole
     trajectories, every frame scored and no latent loss."""
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
-    if kind.varying and config.lr_var:
-        fields.update(lr=config.lr_var)
-    if kind.varying and config.steps_var:
-        fields.update(steps=config.steps_var)
+    if kind.varying:
+        fields.update(lr=config.lr_var or config.lr, steps=config.steps_var or config.steps)
     if kind.recurrent:
         fields.update(
             steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0
