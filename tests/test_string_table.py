@@ -20,12 +20,16 @@ def test_the_readme_and_the_docs_show_what_the_results_files_say():
 
 def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     """A results file's seeds become mean (sample std), the count said when not five; a file missing
-    is a missing cell."""
+    is a missing cell; a column's training time is its seeds' summed."""
     column = tmp_path / "nonlinear_noise_16k"
     column.mkdir()
     seeds = [0.01, 0.02, 0.04]
     record = {
-        "result": {"rel_mse_seeds": seeds, "rel_mae_seeds": [0.1, 0.2, 0.3]},
+        "result": {
+            "rel_mse_seeds": seeds,
+            "rel_mae_seeds": [0.1, 0.2, 0.3],
+            "train_seconds_seeds": [600.0, 660.0, 720.0],
+        },
         "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0, "channels": "u"},
         "machine": "test machine",
         "date": "2026-01-01",
@@ -38,7 +42,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
-    assert len(missing) == 31 + 4 and "test machine, 2026-01-01, commit abc" in text
+    assert len(missing) == 31 + 4 and "test machine, 2026-01-01, commit abc; training 33 min" in text
 
 
 def test_a_file_in_the_wrong_column_is_refused(tmp_path):
@@ -68,6 +72,7 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
                 "rel_mse_seeds": seeds,
                 "rel_mae_seeds": seeds,
                 "frequency_error_seeds": [0.0005, 0.0012],
+                "train_seconds_seeds": [60.0, 60.0],
             },
             "config": {**config, "init": init},
             "machine": "m",

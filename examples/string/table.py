@@ -179,19 +179,26 @@ def render(root=RESULTS):
     scratch_cells = {(f"scratch/{column}", model): r for (column, model), r in scratch_cells.items()}
     lines += sources(
         {**cells, **scratch_cells},
-        "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands):",
+        "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands), "
+        "and its training time summed over models and seeds (two runs sharing the CPU; simulating the "
+        "data not included):",
     )
     return "\n".join(lines).rstrip() + "\n", missing
 
 
 def sources(records, head):
-    """Markdown lines: `head`, then each group's machines, dates and commits; records {(group, _): record}."""
-    where = {}
+    """Markdown lines: `head`, then each group's machines, dates and commits and its training time
+    (summed over its models and seeds; simulating the data not included); records {(group, _): record}."""
+    where, seconds = {}, {}
     for (group, _), record in sorted(records.items()):
         where.setdefault(group, set()).add(
             f"{record['machine']}, {record['date']}, commit {record['commit']}"
         )
-    return [head, ""] + [f"- {group}: {'; '.join(sorted(made))}" for group, made in where.items()]
+        seconds[group] = seconds.get(group, 0.0) + sum(record["result"]["train_seconds_seeds"])
+    return [head, ""] + [
+        f"- {group}: {'; '.join(sorted(made))}; training {seconds[group] / 60:.0f} min"
+        for group, made in where.items()
+    ]
 
 
 def render_scratch(cells, scratch):
