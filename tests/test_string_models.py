@@ -9,6 +9,8 @@ The reference is independent of that formula: the real (q, q̇) system stepped b
 exponential in float64.
 """
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -19,6 +21,7 @@ from einops import rearrange
 
 import recurrent as rec
 from examples.string import models, physics, train
+from examples.string.configs import CONFIGS
 
 N_MODES, FS, N_STEPS, N_POINTS = 25, 16000.0, 4000, 101
 
@@ -160,6 +163,19 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
     params = models.init_params("koopman", model, frames, "dmd", 0, bank)
     pred = train.predict(model, params, jnp.asarray(frames[:, 0], jnp.float32), 200)[..., 0]
     assert relative(pred, reference) <= 1e-4, relative(pred, reference)
+
+
+def test_the_nonlinear_bank_spans_the_strings_modes_at_each_rate():
+    """The nonlinear configuration banks every mode the string has at its rate (10 at 4 kHz, 25 at
+    16 kHz), never more states than model_size per copy, and a bank_modes given is kept."""
+    config = CONFIGS["nonlinear"]()
+    for fs, n in ((4000.0, 10), (16000.0, 25)):
+        at_fs = dataclasses.replace(config, fs=fs)
+        assert models.bank_modes(at_fs) == n
+        koopman = models.make_model("koopman", at_fs, 101)
+        assert koopman.d_hidden == n * (config.bank + 1)
+    assert models.bank_modes(dataclasses.replace(config, fs=16000.0, model_size=12)) == 12
+    assert models.bank_modes(dataclasses.replace(config, bank_modes=3)) == 3
 
 
 def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():

@@ -22,6 +22,7 @@ import numpy as np
 from einops import rearrange
 
 import recurrent as rec
+from examples.string.input_pipeline import n_modes
 from mlp import MLP
 
 
@@ -269,6 +270,12 @@ def unbatched(model):
     return KoopmanString(**{name: getattr(model, name) for name in fields})
 
 
+def bank_modes(config):
+    """The DMD modes a frequency bank spans: config.bank_modes, or the string's simulated modes (10 at
+    4 kHz, 25 at 16 kHz; input_pipeline.n_modes), at most model_size."""
+    return config.bank_modes or min(config.model_size, n_modes(config))
+
+
 def make_model(name, config, features, power_scale=1.0):
     """The module of a model name (MODELS) as config sizes it: apply({"params": p}, first frames
     (B, W, C), T) -> (B, T, W, C). Koopman from a frequency bank has config.bank + 1 states per mode
@@ -278,7 +285,7 @@ def make_model(name, config, features, power_scale=1.0):
         return GRUString()
     d_hidden = config.model_size
     if kind.banked and config.bank:
-        d_hidden = (config.bank_modes or config.model_size) * (config.bank + 1)
+        d_hidden = bank_modes(config) * (config.bank + 1)
     return BatchedKoopmanString(
         d_hidden=d_hidden,
         dynamics="lru" if kind.varying else config.dynamics,

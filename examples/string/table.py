@@ -234,8 +234,8 @@ def render_scratch(cells, scratch):
 
 def command(column, models):
     """The command that makes the cells of `models` in `column`: the string's configuration with the
-    column's initial condition and rate; DMD on (u, v), the data check; at 16 kHz Koopman's bank
-    spans the 25 modes. A scratch/ column: the scratch configuration for that string."""
+    column's initial condition and rate; DMD on (u, v), the data check. A scratch/ column: the
+    scratch configuration for that string."""
     if column.startswith("scratch/"):
         config = "scratch_nonlinear" if column.split("/")[1].startswith("nonlinear") else "scratch"
         models = ",".join(models)
@@ -245,8 +245,6 @@ def command(column, models):
         ]
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column)
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
-    if string == "nonlinear" and fs > 4000:
-        args.append("--bank_modes=25")
     trained = [m for m in models if m != "dmd"]
     lines = []
     if "dmd" in models:

@@ -30,6 +30,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from examples.string.audio import speed
 from examples.string.models import (
     MODELS,
+    bank_modes,
     dmd_parameters,
     eigenvalues_of,
     frequency_bank,
@@ -328,7 +329,7 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
             fits[delays] = dmd_parameters(flat, config.model_size, delays), time.perf_counter() - tic
         dmd, dmd_seconds = fits.get(delays, (None, 0.0)) if kind.uses_dmd(config.init) else (None, 0.0)
         if dmd is not None and kind.banked and config.bank:
-            dmd = frequency_bank(dmd, config.bank_modes or config.model_size, config.bank, config.bank_step)
+            dmd = frequency_bank(dmd, bank_modes(config), config.bank, config.bank_step)
         runs, report.power_scales[name] = [], []
         for seed in range(config.seed, config.seed + kind.n_seeds(config)):
             log(f"--- {name}, seed {seed}")

@@ -48,7 +48,9 @@ class Base:
         "Koopman from DMD (init=dmd): this many more states per DMD mode, at its frequency raised by "
         "bank_step, 2·bank_step, ... (models.frequency_bank); 0: none.",
     )
-    bank_modes: int = setting(0, "The bank's DMD modes, strongest first; 0: model_size.")
+    bank_modes: int = setting(
+        0, "The bank's DMD modes, strongest first; 0: the string's modes (10 at 4 kHz, 25 at 16 kHz)."
+    )
     bank_step: float = setting(1e-3, "Relative frequency step of the bank.")
     pitch: bool = setting(False, "Koopman_var: raise each pluck's frequencies by an MLP of its |x0|².")
     # The recipe of the gradient-trained modal models: a number of steps, never of seconds.
