@@ -279,7 +279,7 @@ def bank_modes(config):
 def make_model(name, config, features, power_scale=1.0):
     """The module of a model name (MODELS) as config sizes it: apply({"params": p}, first frames
     (B, W, C), T) -> (B, T, W, C). Koopman from a frequency bank has config.bank + 1 states per mode
-    of the config.model_size; Koopman_var's gain divides |x|² by power_scale."""
+    of bank_modes(config); Koopman_var's gain divides |x|² by power_scale."""
     kind = MODELS[name]
     if kind.recurrent:
         return GRUString()

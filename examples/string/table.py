@@ -180,7 +180,7 @@ def render(root=RESULTS):
     lines += sources(
         {**cells, **scratch_cells},
         "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands), "
-        "and its training time summed over models and seeds (two runs sharing the CPU; simulating the "
+        "and its training time summed over models and seeds (other runs sharing the CPU; simulating the "
         "data not included):",
     )
     return "\n".join(lines).rstrip() + "\n", missing

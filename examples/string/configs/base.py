@@ -49,7 +49,9 @@ class Base:
         "bank_step, 2·bank_step, ... (models.frequency_bank); 0: none.",
     )
     bank_modes: int = setting(
-        0, "The bank's DMD modes, strongest first; 0: the string's modes (10 at 4 kHz, 25 at 16 kHz)."
+        0,
+        "The bank's DMD modes, strongest first; 0: the simulated modes (the string's 10 at 4 kHz, 25 "
+        "at 16 kHz), at most model_size.",
     )
     bank_step: float = setting(1e-3, "Relative frequency step of the bank.")
     pitch: bool = setting(False, "Koopman_var: raise each pluck's frequencies by an MLP of its |x0|².")
