@@ -136,10 +136,32 @@ def test_scored_steps_are_those_of_the_whole_rollout(name):
     leaves, tree = jax.tree.flatten(params)
     keys = list(jax.random.split(jax.random.key(2), len(leaves)))
     params = tree.unflatten([p + 0.1 * jax.random.normal(keys.pop(), p.shape) for p in leaves])
-    times = np.sort(np.random.default_rng(1).choice(50, (3, 9)), axis=1)
+    times = np.sort(np.random.default_rng(1).choice(50, 9))
     whole = np.asarray(model.apply({"params": params}, first, 50, None))  # (B, T, W, C)
     scored = np.asarray(model.apply({"params": params}, first, 50, jnp.asarray(times)))  # (B, M, W, C)
-    np.testing.assert_allclose(scored, whole[np.arange(3)[:, None], times], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(scored, whole[:, times], rtol=1e-5, atol=1e-6)
+
+
+def test_a_linear_model_decodes_its_powers_as_it_would_decode_each_row():
+    """KoopmanString.decode_powers, the batch's rows as one product of the powers shared by the batch
+    and a matrix per pluck, against float64 NumPy decoding each row x_k = λ^k x0 with the decoder's
+    kernel and bias: the whole rollout and a subset of its steps."""
+    first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
+    model = string_model("koopman", 5, 14, encoder_hidden=8)
+    params = model.init(jax.random.key(0), first, 2, None)["params"]
+    leaves, tree = jax.tree.flatten(params)
+    keys = list(jax.random.split(jax.random.key(3), len(leaves)))
+    params = tree.unflatten([p + 0.1 * jax.random.normal(keys.pop(), p.shape) for p in leaves])
+    x0 = np.asarray(model.apply({"params": params}, first, method=lambda m, f: m.encode(f)), np.complex128)
+    lam = models.eigenvalues_of(params, model).astype(np.complex128)
+    x = lam ** np.arange(60)[:, None] * x0[:, None]  # (B, T, D)
+    kernel, bias = (np.asarray(params["decoder"][k], np.float64) for k in ("kernel", "bias"))
+    reference = (np.concatenate([x.real, x.imag], -1) @ kernel + bias).reshape(3, 60, 7, 2)
+    whole = np.asarray(model.apply({"params": params}, first, 60, None))
+    assert relative(whole, reference) <= 1e-5, relative(whole, reference)
+    times = np.sort(np.random.default_rng(1).choice(60, 11, replace=False))
+    scored = np.asarray(model.apply({"params": params}, first, 60, jnp.asarray(times)))
+    assert relative(scored, reference[:, times]) <= 1e-5, relative(scored, reference[:, times])
 
 
 def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():

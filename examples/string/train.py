@@ -144,10 +144,10 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     `curriculum`, plus recipe.latent times the model's latent_loss. One loop for every model.
 
     With recipe.loss_frames = M, a window longer than M is scored on M of its frames, a random
-    subset (the same expected loss), and the latent loss on its first M frames: the rollout is
-    cheap, decoding every frame of a long window is not. `validate(params)`, if given, returns the
-    validation relative MSE; it is called at each log line (twenty per run), and its time is not
-    counted in the elapsed time or the budget.
+    subset shared by the batch (the same expected loss), and the latent loss on its first M frames:
+    the rollout is cheap, decoding every frame of a long window is not. `validate(params)`, if
+    given, returns the validation relative MSE; it is called at each log line (twenty per run), and
+    its time is not counted in the elapsed time or the budget.
 
     Data-parallel over every device JAX sees: each batch is split over them, the parameters are
     replicated, and the gradient's mean over the batch is the same on any number of devices.
@@ -168,7 +168,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
 
     @partial(jax.jit, static_argnums=3)
     def train_step(params, opt_state, batch, length):
-        first, times, scored, consecutive = batch  # (B, W, C), (B, M) or None, (B, M, W, C), (B, M', W, C)
+        first, times, scored, consecutive = batch  # (B, W, C), (M,) or None, (B, M, W, C), (B, M', W, C)
 
         def loss_fn(p):
             loss = jnp.mean((model.apply({"params": p}, first, length, times) - scored) ** 2)
@@ -183,8 +183,12 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
-        batch = draw_batch(rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor)
-        batch = jax.tree.map(partial(to_devices, sharding=split), batch)
+        first, times, scored, consecutive = draw_batch(
+            rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
+        )
+        split_up = partial(to_devices, sharding=split)
+        times = None if times is None else to_devices(times, replicated)  # shared by the batch
+        batch = split_up(first), times, split_up(scored), split_up(consecutive)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
         losses.append(float(loss))
         elapsed = time.perf_counter() - start - paused
@@ -205,15 +209,16 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
 
 def draw_batch(rng, frames, batch_size, length, loss_frames, latent, anchor=False):
     """One step's batch of windows of `length` steps at random rows and offsets (0 if `anchor`) of
-    frames (N, T, W, C): first frames (B, W, C), the steps scored (B, M) (None: all), their frames
-    (B, M, W, C), and the first M frames for the latent loss (B, M', W, C; one frame without it)."""
+    frames (N, T, W, C): first frames (B, W, C), the steps scored (M,), a random subset shared by the
+    batch (None: all; the powers λ^k of a modal model are then computed once for the batch), their
+    frames (B, M, W, C), and the first M frames for the latent loss (B, M', W, C; one frame without it)."""
     rows = rng.choice(len(frames), size=batch_size, replace=False)
     offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
     offsets = np.zeros_like(offsets) if anchor else offsets
     n_scored = min(length, loss_frames or length)
     times = None  # every frame scored: the models' whole output, no gather
     if n_scored < length:
-        times = np.stack([np.sort(rng.choice(length, n_scored, replace=False)) for _ in rows])
+        times = np.sort(rng.choice(length, n_scored, replace=False))
     first = frames[rows, offsets]
     scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
     consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]

@@ -69,7 +69,9 @@ class Base:
         "frame's velocity is unknown; the plucks start at rest).",
     )
     latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
-    loss_frames: int = setting(0, "Score a window longer than this on this many random frames; 0: all.")
+    loss_frames: int = setting(
+        0, "Score a window longer than this on this many random frames, the same for the batch; 0: all."
+    )
     clip: float = setting(1.0, "Global gradient-norm clip.")
     weight_decay: float = setting(
         0.0, "Decoupled weight decay (AdamW) of every parameter but the eigenvalues, times the rate."
