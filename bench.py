@@ -1,6 +1,7 @@
 """Rollout speed and accuracy, side by side in one run: the project's rollout against the spec's.
 
     python bench.py [--device=gpu] [--x64] [--json=bench.json]
+    python bench.py --string_steps   # the string example's training step instead
 
 Methods, all computing out[b, k] = λ^(k+1) x0[b] for shared λ (D,) and x0 (B, D):
   spec     the spec's jnp.repeat + lax.associative_scan (re-implemented here as the baseline)
@@ -18,8 +19,12 @@ floor's forward time, forward+backward's fraction of its own floor, speedup over
 forward+backward over the hand-written VJP's (the target is ≤ 1.1 for the project), and max
 abs error against float64 NumPy for the same λ and x0. A Varying model and a GRU DeepRNN are timed
 as context. The ratios depend on the machine (its memory speed above all): the header names it.
+
+--string_steps times the string example's training step instead (`bench_string_steps`): run it in
+two checkouts to compare their code (docs/performance.md).
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -44,6 +49,9 @@ _REPEATS = flags.DEFINE_integer("repeats", 7, "Timed runs per measurement (media
 _X64 = flags.DEFINE_bool("x64", False, "float64 parameters, complex128 states.")
 _CONTEXT = flags.DEFINE_bool("context", True, "Also time a Varying model and a GRU DeepRNN.")
 _JSON = flags.DEFINE_string("json", None, "Write the numbers to this JSON file.")
+_STRING_STEPS = flags.DEFINE_bool(
+    "string_steps", False, "Instead, time the string example's training step, per configuration and model."
+)
 
 
 def spec_rollout(lam, x0, n_steps):
@@ -275,6 +283,44 @@ COLUMNS = [  # header, key, format
 ]
 
 
+# (configuration, sample rate) of the string example whose training steps --string_steps times.
+STRING_CONFIGS = (("default", 4000.0), ("nonlinear", 4000.0), ("nonlinear", 16000.0), ("scratch", 4000.0))
+
+
+def bench_string_steps(n_steps=81):
+    """{"<configuration> <fs> Hz, <model>, D=<D>": ms a step} of the string example's train.train, its
+    whole loop (the batch drawn on the host and moved, the step), each configuration's recipe with
+    whole windows, on synthetic frames of the paper's shape (48 plucks, T = 4000, W = 101, u): the
+    time from its second log line (step 5, compiled) to its last (step n_steps), per step."""
+    from examples.string import models, train  # the example's requirements (optax), only here
+    from examples.string.configs import CONFIGS
+
+    frames = np.random.default_rng(0).standard_normal((48, 4000, 101, 1)).astype(np.float32)
+    rows = {}
+    for name, fs in STRING_CONFIGS:
+        config = dataclasses.replace(CONFIGS[name](), fs=fs)
+        for model_name in ("koopman", "koopman_var"):
+            model = models.make_model(model_name, config, frames.shape[2])
+            params = model.init(jax.random.key(0), jnp.asarray(frames[:1, 0]), 2, None)["params"]
+            recipe = train.recipe(models.MODELS[model_name], config, 0)
+            recipe = dataclasses.replace(recipe, steps=n_steps, window=0)
+            key = f"{name} {fs:.0f} Hz, {model_name}, D={model.d_hidden}"
+            rows[key] = step_ms(train.train, model, params, frames, recipe)
+    return rows
+
+
+def step_ms(train, model, params, frames, recipe):
+    """ms a step of train(...): from its second log line (compiled) to its last."""
+    stamps = []  # (seconds, step) at each log line
+
+    def log(line):
+        stamps.append((time.perf_counter(), int(line.split()[1].split("/")[0])))
+
+    train(model, params, frames, recipe, log=log)
+    (start, first), (end, last) = stamps[1], stamps[-1]
+    return 1e3 * (end - start) / (last - first)
+
+
 def print_table(title, rows):
     print(f"\n{title}")
     print(f"{'method':<13}" + "".join(f"{header:>12}" for header, _, _ in COLUMNS))
@@ -300,6 +346,18 @@ def main(argv):
     if jax.default_backend() != _DEVICE.value:
         raise app.UsageError(f"--device={_DEVICE.value} but JAX's backend is {jax.default_backend()}")
     dtype = jnp.float64 if _X64.value else jnp.float32
+    if _STRING_STEPS.value:
+        print(f"jax {jax.__version__}, backend {jax.default_backend()}, {processor()}")
+        rows = bench_string_steps()
+        print(f"\n{'string example, training step':<40}{'ms':>8}{'steps/s':>9}")
+        for key, ms in rows.items():
+            print(f"{key:<40}{ms:>8.1f}{1e3 / ms:>9.0f}")
+        if _JSON.value:
+            with open(_JSON.value, "w") as f:
+                json.dump(
+                    {"jax": jax.__version__, "processor": processor(), "string_steps_ms": rows}, f, indent=1
+                )
+        return
     print(
         f"jax {jax.__version__}, backend {jax.default_backend()}, {processor()}, "
         f"dtype {np.dtype(dtype).name}, D={_D_HIDDEN.value}, median of {_REPEATS.value}"
