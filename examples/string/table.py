@@ -180,8 +180,8 @@ def render(root=RESULTS):
     lines += sources(
         {**cells, **scratch_cells},
         "Where each column's numbers were made (`results/string/<column>/<model>.json` hold the commands), "
-        "and its training time summed over models and seeds (other runs sharing the CPU; simulating the "
-        "data not included):",
+        "and its training time summed over models and seeds (each seed's counts its DMD fit; most "
+        "made with other runs sharing the CPU; simulating the data not included):",
     )
     return "\n".join(lines).rstrip() + "\n", missing
 
