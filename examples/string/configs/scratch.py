@@ -5,9 +5,8 @@ string is at rest, so every window starts there (anchor), 32 steps long at first
 equal stages to the whole 4000; a fast rate for the eigenvalues; 50 states for the 10 modes, so that
 states settling on one mode leave none unfound; 16000 steps scored on 250 frames of each window (at
 8000 Koopman reached 4.2e-3 and Koopman_var 5.9e-3, at 16000 8.6e-4 and 7.8e-4; docs/experiments.md).
-`scratch_nonlinear`, the paper's nonlinear string, adds
-the nonlinear configuration's encoder MLP (without it Koopman stays at 0.365 on every seed) and keeps
-8000 steps, as its results were made."""
+`scratch_nonlinear`, the paper's nonlinear string, adds the nonlinear configuration's encoder MLP
+(without it Koopman stays at 0.365 on every seed) and keeps 8000 steps, as its results were made."""
 
 import dataclasses
 
