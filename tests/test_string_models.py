@@ -126,16 +126,20 @@ def test_koopman_var_gain_is_relative_to_the_start():
     assert np.all(np.isfinite(model.apply({"params": params}, first, 4000, None)))
 
 
+def moved(params, seed):
+    """Every parameter moved by 0.1 times a standard normal draw of the seed (no parameter at its start)."""
+    leaves, tree = jax.tree.flatten(params)
+    keys = list(jax.random.split(jax.random.key(seed), len(leaves)))
+    return tree.unflatten([p + 0.1 * jax.random.normal(keys.pop(), p.shape) for p in leaves])
+
+
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
 def test_scored_steps_are_those_of_the_whole_rollout(name):
     """What `train` scores with loss_frames: the models' output at steps `times` is their rollout's."""
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
     model = string_model(name, 4, 14)
     params = model.init(jax.random.key(0), first, 2, None)["params"]
-    # Every parameter moved, so that Koopman_var's gain, which only the scored rows get, is not 1.
-    leaves, tree = jax.tree.flatten(params)
-    keys = list(jax.random.split(jax.random.key(2), len(leaves)))
-    params = tree.unflatten([p + 0.1 * jax.random.normal(keys.pop(), p.shape) for p in leaves])
+    params = moved(params, 2)  # so that Koopman_var's gain, which only the scored rows get, is not 1
     times = np.sort(np.random.default_rng(1).choice(50, 9))
     whole = np.asarray(model.apply({"params": params}, first, 50, None))  # (B, T, W, C)
     scored = np.asarray(model.apply({"params": params}, first, 50, jnp.asarray(times)))  # (B, M, W, C)
@@ -149,9 +153,7 @@ def test_a_linear_model_decodes_its_powers_as_it_would_decode_each_row():
     first = jnp.asarray(np.random.default_rng(0).standard_normal((3, 7, 2)), jnp.float32)
     model = string_model("koopman", 5, 14, encoder_hidden=8)
     params = model.init(jax.random.key(0), first, 2, None)["params"]
-    leaves, tree = jax.tree.flatten(params)
-    keys = list(jax.random.split(jax.random.key(3), len(leaves)))
-    params = tree.unflatten([p + 0.1 * jax.random.normal(keys.pop(), p.shape) for p in leaves])
+    params = moved(params, 3)
     x0 = np.asarray(model.apply({"params": params}, first, method=lambda m, f: m.encode(f)), np.complex128)
     lam = models.eigenvalues_of(params, model).astype(np.complex128)
     x = lam ** np.arange(60)[:, None] * x0[:, None]  # (B, T, D)

@@ -180,13 +180,13 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
+    split_up = partial(to_devices, sharding=split)
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
         first, times, scored, consecutive = draw_batch(
             rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
         )
-        split_up = partial(to_devices, sharding=split)
         times = None if times is None else to_devices(times, replicated)  # shared by the batch
         batch = split_up(first), times, split_up(scored), split_up(consecutive)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
