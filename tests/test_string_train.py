@@ -203,6 +203,31 @@ def test_a_results_file_round_trips(tmp_path):
         assert record["data"]["shape"] == [40, 7, 2]
 
 
+def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
+    config = string_config(
+        train=4,
+        val=4,
+        test=0,
+        samples=40,
+        points=7,
+        modes=3,
+        model_size=3,
+        steps=2,
+        curve_plucks=2,
+        speed=False,
+    )
+    report = train.train_and_evaluate(config, log=lambda line: None)
+    pred, val = (np.asarray(a, np.float64) for a in (report.preds["koopman"], report.dataset.val))
+
+    def relative_mse(n):
+        return np.sum((pred[:n] - val[:n]) ** 2) / np.sum(val[:n] ** 2)
+
+    step, last = report.curves["koopman/0"][-1][1:]  # after the last step: the trained parameters
+    assert step == 2 and last == pytest.approx(relative_mse(2), rel=1e-6)
+    assert report.results[0]["rel_mse"] == pytest.approx(relative_mse(4), rel=1e-6)
+    assert abs(relative_mse(2) - relative_mse(4)) > 1e-3 * relative_mse(4)
+
+
 def test_anchored_windows_start_at_the_first_frame():
     frames = np.arange(5 * 40 * 2 * 1, dtype=np.float32).reshape(5, 40, 2, 1)
     first, times, scored, _ = train.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0, anchor=True)

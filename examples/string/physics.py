@@ -24,7 +24,10 @@ points: (T, W, C=2).
 """
 
 import dataclasses
+from functools import partial
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 from scipy.integrate import solve_ivp
@@ -156,31 +159,42 @@ def integrate_modal(q0, n_steps, fs, k2, omega, sigma, alpha, substeps=64):
     blocks[:, 1, 0] = -(omega**2)
     blocks[:, 1, 1] = -2 * sigma
     full, half = scipy.linalg.expm(blocks * h), scipy.linalg.expm(blocks * h / 2)  # (N, 2, 2)
+    with jax.enable_x64(True):  # float64 whatever the caller's default; compiled, ~5× numpy's loop
+        modes_first = np.reshape(q0, (-1, q0.shape[-1])).T  # (N, B): one row per mode, the plucks along it
+        coefficients = [jnp.asarray(a, jnp.float64) for a in (modes_first, k2, full, half, h, alpha)]
+        q, v = (np.asarray(a) for a in _lawson(*coefficients, n_steps, substeps))  # (T, N, B)
+    shape = (*np.shape(q0)[:-1], n_steps, np.shape(q0)[-1])
+    return tuple(np.transpose(a, (2, 0, 1)).reshape(shape) for a in (q, v))
+
+
+@partial(jax.jit, static_argnums=(6, 7))
+def _lawson(q0, k2, full, half, h, alpha, n_steps, substeps):
+    """integrate_modal's steps: q and q̇ (T, N, B) from q0 (N, B) at rest, B plucks of N modes."""
+    k2, full, half = k2[:, None], full[:, None], half[:, None]  # per mode, broadcast over the plucks
 
     def force(q):  # the nonlinear part of q̈
-        return -alpha * k2 * q * np.sum(k2 * q**2, axis=-1, keepdims=True)
+        return -alpha * k2 * q * jnp.sum(k2 * q**2, axis=0)
 
-    def step(q, v):
+    def step(_, state):
         # Lawson RK4, y_{n+1} = E y + h/6 (E f1 + 2 E½ (f2 + f3) + f4) with E = e^{Ah}, E½ = e^{Ah/2}.
         # f acts on q̇ only (its q part is 0), so E applied to f is the second column of E times it.
-        q_half = half[:, 0, 0] * q + half[:, 0, 1] * v
-        q_full = full[:, 0, 0] * q + full[:, 0, 1] * v
-        v_full = full[:, 1, 0] * q + full[:, 1, 1] * v
+        q, v = state
+        q_half = half[..., 0, 0] * q + half[..., 0, 1] * v
+        q_full = full[..., 0, 0] * q + full[..., 0, 1] * v
+        v_full = full[..., 1, 0] * q + full[..., 1, 1] * v
         f1 = force(q)
-        f2 = force(q_half + h / 2 * half[:, 0, 1] * f1)
+        f2 = force(q_half + h / 2 * half[..., 0, 1] * f1)
         f3 = force(q_half)
-        f4 = force(q_full + h * half[:, 0, 1] * f3)
-        q_next = q_full + h / 6 * (full[:, 0, 1] * f1 + 2 * half[:, 0, 1] * (f2 + f3))
-        v_next = v_full + h / 6 * (full[:, 1, 1] * f1 + 2 * half[:, 1, 1] * (f2 + f3) + f4)
+        f4 = force(q_full + h * half[..., 0, 1] * f3)
+        q_next = q_full + h / 6 * (full[..., 0, 1] * f1 + 2 * half[..., 0, 1] * (f2 + f3))
+        v_next = v_full + h / 6 * (full[..., 1, 1] * f1 + 2 * half[..., 1, 1] * (f2 + f3) + f4)
         return q_next, v_next
 
-    q, v = np.asarray(q0, float), np.zeros_like(q0, dtype=float)
-    qs, vs = np.empty((n_steps, *q.shape)), np.empty((n_steps, *q.shape))
-    for t in range(n_steps):
-        qs[t], vs[t] = q, v
-        for _ in range(substeps):
-            q, v = step(q, v)
-    return np.moveaxis(qs, 0, -2), np.moveaxis(vs, 0, -2)
+    def sample(state, _):
+        return jax.lax.fori_loop(0, substeps, step, state), state
+
+    _, (q, v) = jax.lax.scan(sample, (q0, jnp.zeros_like(q0)), length=n_steps)
+    return q, v
 
 
 def simulate_adaptive(string, q0, n_steps, fs, rtol=1e-10):

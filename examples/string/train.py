@@ -377,9 +377,10 @@ def summary(runs, first_seed):
 def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     """One model and seed: (module, parameters, its scores (on the validation set, the relative MSE on
     as many training plucks, and a modal model's largest frequency error when the string's are
-    known), its validation curve or None, its validation rollouts). Started
-    from its own initialisers and, as config.init says, `dmd` ((λ, encoder, decoder), seconds of the
-    fit), then trained with its `recipe` unless it is fitted (DMD); or restored from a checkpoint."""
+    known), its validation curve (the first config.curve_plucks validation plucks) or None, its
+    validation rollouts). Started from its own initialisers and, as config.init says, `dmd` ((λ,
+    encoder, decoder), seconds of the fit), then trained with its `recipe` unless it is fitted
+    (DMD); or restored from a checkpoint."""
     kind, (start, dmd_seconds) = MODELS[name], dmd
     model, stopped_at, curve = (
         make_model(name, config, dataset.train.shape[2] * dataset.train.shape[3]),
@@ -401,7 +402,7 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
         model = with_power_scale(model, params, dataset.train) if kind.varying else model
         seconds = time.perf_counter() - tic + dmd_seconds
         if not kind.fitted:
-            validate = partial(validation_mse, model, val_frames=dataset.val)
+            validate = partial(validation_mse, model, val_frames=dataset.val[: config.curve_plucks or None])
             trained = train(model, params, dataset.train, recipe(kind, config, seed), validate, log)
             params, seconds = trained.params, seconds + trained.seconds
             stopped_at, curve = trained.stopped_at, trained.curve

@@ -76,6 +76,11 @@ class Base:
     weight_decay: float = setting(
         0.0, "Decoupled weight decay (AdamW) of every parameter but the eigenvalues, times the rate."
     )
+    curve_plucks: int = setting(
+        20,
+        "The validation curve (twenty points a run) scores the first this many validation plucks; 0: "
+        "all. The final score is always over all.",
+    )
     budget: float = setting(0.0, "Opt-in guard: stop a model after this many seconds of training; 0: never.")
     gru_steps: int = setting(140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).")
     gru_lr: float = setting(1e-2, "Adam rate of the GRU.")
