@@ -177,22 +177,13 @@ def test_the_papers_metric_is_the_mean_over_batches():
     assert abs(train.batch_errors(pred, true) - train.errors(pred, true)[0]) > 1e-3  # they differ here
 
 
+TINY_RUN = dict(test=0, samples=40, points=7, modes=3, model_size=3, steps=2, speed=False)
+
+
 def test_a_results_file_round_trips(tmp_path):
     """train_and_evaluate's results file: the configuration it holds rebuilds the same configuration,
     its seeds are the run's, and it says how it was made."""
-    config = string_config(
-        models=("dmd", "koopman"),
-        train=4,
-        val=2,
-        test=0,
-        samples=40,
-        points=7,
-        modes=3,
-        model_size=3,
-        steps=2,
-        seeds=2,
-        speed=False,
-    )
+    config = string_config(models=("dmd", "koopman"), train=4, val=2, seeds=2, **TINY_RUN)
     report = train.train_and_evaluate(config, tmp_path, log=lambda line: None)
     for result in report.results:
         record = json.loads((tmp_path / f"{result['model']}.json").read_text())
@@ -204,18 +195,7 @@ def test_a_results_file_round_trips(tmp_path):
 
 
 def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
-    config = string_config(
-        train=4,
-        val=4,
-        test=0,
-        samples=40,
-        points=7,
-        modes=3,
-        model_size=3,
-        steps=2,
-        curve_plucks=2,
-        speed=False,
-    )
+    config = string_config(train=4, val=4, curve_plucks=2, **TINY_RUN)
     report = train.train_and_evaluate(config, log=lambda line: None)
     pred, val = (np.asarray(a, np.float64) for a in (report.preds["koopman"], report.dataset.val))
 
