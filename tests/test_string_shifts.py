@@ -132,7 +132,7 @@ def test_weight_decay_shrinks_all_but_the_eigenvalues():
     """With a zero gradient Adam's step is zero, and AdamW's first step is p ← p (1 − lr · wd) for every
     parameter but the eigenvalues, which keep their values."""
     params = {"nu_log": jnp.array([0.3, 0.5]), "decoder": {"kernel": jnp.array([[1.0, -2.0]])}}
-    optimizer = train.make_optimizer(params, 10, 0.1, 0.1, 1.0, weight_decay=0.5)
+    optimizer = train.make_optimizer(10, 0.1, 0.1, 1.0, weight_decay=0.5)
     zero = jax.tree.map(jnp.zeros_like, params)
     updates, _ = optimizer.update(zero, optimizer.init(params), params)
     new = jax.tree.map(lambda p, u: p + u, params, updates)

@@ -255,3 +255,39 @@ def test_a_random_start_finds_two_modes_from_displacement_alone():
     params = train.train(model, params, frames, recipe_, log=lambda line: None).params
     after = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     assert after < 0.01, f"largest frequency error {after:.2%}"
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.05])
+def test_the_step_loss_is_the_mse_plus_slope_times_the_grid_slope_mse(slope):
+    """The first step's loss against float64 NumPy on the same rollout: the mean squared error, plus
+    slope times that of the error's differences along the grid times W − 1."""
+    model, params, frames = tiny_setup("koopman")
+    optimizer, step = train.training_step(model, 5, 0.01, 0.01, 1.0, 0.0, 0.0, slope)
+    first, scored = frames[:4, 0], frames[:4, :20]
+    batch = first, None, scored, first[:, None]
+    loss = float(step(params, optimizer.init(params), batch, 20)[2])
+    error = np.asarray(train.rollout(model, params, first, 20), np.float64) - scored
+    slopes = np.diff(error, axis=2) * (frames.shape[2] - 1)
+    expected = np.mean(error**2) + slope * np.mean(slopes**2)
+    assert loss == pytest.approx(expected, rel=1e-5)
+    if slope:
+        assert slope * np.mean(slopes**2) > 0.1 * np.mean(error**2)  # the slope term counts here
+
+
+def test_the_seeds_of_a_model_share_one_compiled_step():
+    """Two recipes that differ in their seed alone, for two equal modules made apart, get the same
+    compiled step; a different rate gets another."""
+    first, second = tiny_setup("koopman")[0], tiny_setup("koopman", seed=1)[0]
+    fields = (100, 0.01, 1e-3, 1.0, 0.0, 0.0, 0.0)
+    assert train.training_step(first, *fields) is train.training_step(second, *fields)
+    assert train.training_step(first, *fields) is not train.training_step(first, 100, 0.02, *fields[2:])
+
+
+def test_the_membrane_refuses_the_slope_loss():
+    """Its frames are a 2-D grid flattened: differences along them are no slope."""
+    from examples.membrane import input_pipeline as membrane_pipeline
+    from examples.membrane.configs import default as membrane_default
+
+    config = dataclasses.replace(membrane_default.get_config(), slope=0.1)
+    with pytest.raises(ValueError, match="slope=0.1: expected 0"):
+        membrane_pipeline.get_dataset(config)

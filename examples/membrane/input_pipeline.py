@@ -36,6 +36,10 @@ def get_dataset(config, scale=None):
         raise ValueError(f"points={points}: expected Nx, Ny, each ≥ 3")
     if len(pickup) != 2 or not all(0 <= p <= 1 for p in pickup):
         raise ValueError(f"pickup={pickup}: expected x, y, each in [0, 1]")
+    if config.slope:
+        raise ValueError(
+            f"slope={config.slope:g}: expected 0, the membrane's frames being a 2-D grid flattened"
+        )
     if config.channels != "u":
         raise ValueError(f"channels={config.channels!r}: expected 'u', the membrane's only channel here")
     rng = np.random.default_rng(config.data_seed)

@@ -16,7 +16,7 @@ import platform
 import subprocess
 import sys
 import time
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,13 +52,15 @@ def full_precision():
 EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"}
 
 
-def make_optimizer(params, n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
+def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
     """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
     parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr for everything else,
     with decoupled weight decay (AdamW; not of the eigenvalues, whose decay would damp them)."""
 
-    def label(path, _):
-        return "eigenvalues" if path[-1].key in EIGENVALUE_PARAMS else "rest"
+    def labels(params):
+        return jax.tree_util.tree_map_with_path(
+            lambda path, _: "eigenvalues" if path[-1].key in EIGENVALUE_PARAMS else "rest", params
+        )
 
     def schedule(rate):
         return optax.cosine_decay_schedule(rate, max(n_steps, 1))
@@ -70,9 +72,41 @@ def make_optimizer(params, n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
                 "eigenvalues": optax.adam(schedule(lr_dynamics)),
                 "rest": optax.adamw(schedule(lr), weight_decay=weight_decay),
             },
-            jax.tree_util.tree_map_with_path(label, params),
+            labels,
         ),
     )
+
+
+@cache
+def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope):
+    """(optimizer, step) of a model and recipe, made once: the seeds of a model share one compiled
+    step (a step defined inside `train` was compiled again for every seed, 2–3 s each).
+
+    step(params, opt_state, batch, length) -> (params, opt_state, loss): one Adam step on the mean
+    squared error of the rollouts at the scored steps, plus slope times that of the error's slope
+    along the grid (differences times W − 1, a derivative on a unit length: on a string, mode n's
+    error weighted 1 + slope·(nπ)², as its potential energy weighs it), plus latent times the
+    model's latent_loss."""
+    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay)
+
+    @partial(jax.jit, static_argnums=3)
+    def step(params, opt_state, batch, length):
+        first, times, scored, consecutive = batch  # (B, W, C), (M,) or None, (B, M, W, C), (B, M', W, C)
+
+        def loss_fn(p):
+            error = model.apply({"params": p}, first, length, times) - scored  # (B, M, W, C)
+            loss = jnp.mean(error**2)
+            if slope:
+                loss += slope * jnp.mean((jnp.diff(error, axis=-2) * (error.shape[-2] - 1)) ** 2)
+            if latent:
+                loss += latent * model.apply({"params": p}, consecutive, method="latent_loss")
+            return loss
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return optimizer, step
 
 
 def curriculum(n_steps_train, n_steps, window):
@@ -95,6 +129,7 @@ class Recipe:
     window: int  # first curriculum window; 0: whole trajectories throughout
     anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
+    slope: float  # weight of the loss on the error's slope along the grid
     clip: float  # global gradient-norm clip
     weight_decay: float  # decoupled (AdamW), of every parameter but the eigenvalues
     budget: float  # opt-in guard: stop after this many seconds (the result says so); 0: never
@@ -161,25 +196,17 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         )
     split, replicated = data_parallel()
     params = jax.device_put(params, replicated)
-    optimizer = make_optimizer(
-        params, n_steps_train, recipe.lr, recipe.lr_dynamics, recipe.clip, recipe.weight_decay
+    optimizer, train_step = training_step(
+        model,
+        n_steps_train,
+        recipe.lr,
+        recipe.lr_dynamics,
+        recipe.clip,
+        recipe.weight_decay,
+        latent,
+        recipe.slope,
     )
     opt_state = jax.device_put(optimizer.init(params), replicated)
-
-    @partial(jax.jit, static_argnums=3)
-    def train_step(params, opt_state, batch, length):
-        first, times, scored, consecutive = batch  # (B, W, C), (M,) or None, (B, M, W, C), (B, M', W, C)
-
-        def loss_fn(p):
-            loss = jnp.mean((model.apply({"params": p}, first, length, times) - scored) ** 2)
-            if latent:
-                loss += latent * model.apply({"params": p}, consecutive, method="latent_loss")
-            return loss
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
     split_up = partial(to_devices, sharding=split)
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0

@@ -69,6 +69,11 @@ class Base:
         "frame's velocity is unknown; the plucks start at rest).",
     )
     latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
+    slope: float = setting(
+        0.0,
+        "Weight of a loss on the error's slope along a 1-D grid (differences times W − 1): a string's "
+        "mode n weighted 1 + slope·(nπ)², as its energy weighs it; 0: none.",
+    )
     loss_frames: int = setting(
         0, "Score a window longer than this on this many random frames, the same for the batch; 0: all."
     )
