@@ -55,9 +55,21 @@ def test_koopman_var_takes_its_own_rate_and_steps_where_given():
         "gru": config.gru_steps,
     }
     assert config.lr_var != config.lr and config.steps_var != config.steps
-    unset = string_config(lr_var=0.0, steps_var=0)
+    unset = string_config(lr_var=0.0, steps_var=0, lr_dynamics_var=0.0)
     unset_recipe = train.recipe(models.MODELS["koopman_var"], unset, 0)
     assert (unset_recipe.lr, unset_recipe.steps) == (unset.lr, unset.steps)
+    assert unset_recipe.lr_dynamics == unset.lr_dynamics
+
+
+def test_koopman_var_takes_its_own_eigenvalue_rate_where_given():
+    """The nonlinear configuration's lr_dynamics_var is Koopman_var's eigenvalue rate; Koopman keeps
+    lr_dynamics (its frequency bank stays where DMD put it)."""
+    from examples.string.configs import nonlinear
+
+    config = nonlinear.get_config()
+    assert config.lr_dynamics_var and config.lr_dynamics_var != config.lr_dynamics
+    assert train.recipe(models.MODELS["koopman_var"], config, 0).lr_dynamics == config.lr_dynamics_var
+    assert train.recipe(models.MODELS["koopman"], config, 0).lr_dynamics == config.lr_dynamics
 
 
 @pytest.mark.parametrize(

@@ -138,12 +138,16 @@ class Recipe:
 
 
 def recipe(kind, config, seed):
-    """The recipe of a model (a models.ModelKind) and seed: the configuration's (Koopman_var's rate
-    lr_var and steps steps_var, where given), or for the GRU its own steps and rate, whole
-    trajectories, every frame scored and no latent loss."""
+    """The recipe of a model (a models.ModelKind) and seed: the configuration's (Koopman_var's rates
+    lr_var and lr_dynamics_var and steps steps_var, where given), or for the GRU its own steps and
+    rate, whole trajectories, every frame scored and no latent loss."""
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
     if kind.varying:
-        fields.update(lr=config.lr_var or config.lr, steps=config.steps_var or config.steps)
+        fields.update(
+            lr=config.lr_var or config.lr,
+            lr_dynamics=config.lr_dynamics_var or config.lr_dynamics,
+            steps=config.steps_var or config.steps,
+        )
     if kind.recurrent:
         fields.update(
             steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0

@@ -62,6 +62,9 @@ class Base:
     lr_dynamics: float = setting(1e-6, "Adam rate (cosine-decayed) of the eigenvalue parameters.")
     lr_var: float = setting(0.0, "Koopman_var's rate in place of lr (its gain included); 0: lr.")
     steps_var: int = setting(0, "Koopman_var's steps in place of steps; 0: steps.")
+    lr_dynamics_var: float = setting(
+        0.0, "Koopman_var's rate of the eigenvalue parameters in place of lr_dynamics; 0: lr_dynamics."
+    )
     window: int = setting(0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.")
     anchor: bool = setting(
         False,
