@@ -2,9 +2,10 @@
 
 Adam with cosine-decayed rates and gradient clipping, a separate rate for the eigenvalue
 parameters, a horizon curriculum (windows doubled in stages up to the whole trajectory), long
-windows scored on a random subset of their frames, and the paper's per-step latent loss. A recipe
-is a number of steps: the same recipe gives the same numbers on any machine. Also the evaluation
-shared by the examples: rollouts (`predict`) and their errors.
+windows scored on a random subset of their frames, the paper's per-step latent loss and a loss on
+the error's slope along the string. A recipe is a number of steps: the same recipe gives the same
+numbers on any machine. Also the evaluation shared by the examples: rollouts (`predict`) and their
+errors.
 """
 
 import dataclasses
