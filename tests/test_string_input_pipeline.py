@@ -77,7 +77,7 @@ def test_saved_data_trains_through_data(tmp_path):
     assert frames.shape == (5, 80, 7, 2) and fs == 4000.0
     second = run_example(f"--data={path}", "--models=all", f"--json={table}", *small)
     assert second.returncode == 0, second.stderr
-    assert "3 train / 1 validation / 1 test (unused)" in second.stdout
+    assert "3 train (and each mirrored) / 1 validation / 1 test (unused)" in second.stdout  # 3 < mirror_below
     record = json.loads(table.read_text())
     assert record["string"] == "plucks.npz" and record["n_steps"] == 80 and record["fs"] == 4000.0
     assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var", "gru"]

@@ -109,23 +109,30 @@ def test_a_shift_that_cannot_be_made_is_named(fields, message):
 def test_training_subsets_are_nested_and_the_validation_set_fixed():
     """train_plucks=n trains on the first n of the same draw; seeds change the initialisation, not the
     subset."""
-    full = input_pipeline.get_dataset(string_config(**TINY))
+    full = input_pipeline.get_dataset(string_config(**TINY, mirror_below=0))
     for n in (2, 4):
-        part = input_pipeline.get_dataset(string_config(**TINY, train_plucks=n))
+        part = input_pipeline.get_dataset(string_config(**TINY, train_plucks=n, mirror_below=0))
         np.testing.assert_allclose(part.train * part.scale, full.train[:n] * full.scale, rtol=1e-6)
         np.testing.assert_allclose(part.val * part.scale, full.val * full.scale, rtol=1e-6)
-        other_seed = input_pipeline.get_dataset(string_config(**TINY, train_plucks=n, seed=5))
+        other_seed = input_pipeline.get_dataset(string_config(**TINY, train_plucks=n, mirror_below=0, seed=5))
         np.testing.assert_array_equal(other_seed.train, part.train)
     with pytest.raises(ValueError, match="train_plucks=7"):
         input_pipeline.get_dataset(string_config(**TINY, train_plucks=7))
 
 
 def test_mirror_adds_each_pluck_reversed_in_space():
-    plain = input_pipeline.get_dataset(string_config(**TINY, train_plucks=3))
-    mirrored = input_pipeline.get_dataset(string_config(**TINY, train_plucks=3, mirror=True))
-    scaled = mirrored.train * mirrored.scale
-    np.testing.assert_allclose(scaled[:3], plain.train * plain.scale, rtol=1e-6)
-    np.testing.assert_allclose(scaled[3:, :, ::-1], plain.train * plain.scale, rtol=1e-6)
+    """mirror adds each training pluck mirrored, and so does a set of fewer than mirror_below plucks
+    (the default recipe's remedy for small sets); at mirror_below or more, nothing is added."""
+    plain = input_pipeline.get_dataset(string_config(**TINY, train_plucks=3, mirror_below=3))
+    assert len(plain.train) == 3 and not plain.mirrored
+    for fields in (dict(mirror=True, mirror_below=0), dict(mirror_below=4)):
+        mirrored = input_pipeline.get_dataset(string_config(**TINY, train_plucks=3, **fields))
+        scaled = mirrored.train * mirrored.scale
+        assert len(scaled) == 6 and mirrored.mirrored, fields
+        np.testing.assert_allclose(scaled[:3], plain.train * plain.scale, rtol=1e-6)
+        np.testing.assert_allclose(scaled[3:, :, ::-1], plain.train * plain.scale, rtol=1e-6)
+    with pytest.raises(ValueError, match="mirror_below=-1: expected a number of plucks"):
+        input_pipeline.get_dataset(string_config(**TINY, mirror_below=-1))
 
 
 def test_weight_decay_shrinks_all_but_the_eigenvalues():

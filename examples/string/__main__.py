@@ -84,8 +84,11 @@ def main(argv):
             else str(error)
         )
     data = report.dataset
+    n_train = (
+        f"{len(data.train) // 2} train (and each mirrored)" if data.mirrored else f"{len(data.train)} train"
+    )
     print(
-        f"data {data.name}: {len(data.train)} train / {len(data.val)} validation / {data.n_test} test "
+        f"data {data.name}: {n_train} / {len(data.val)} validation / {data.n_test} test "
         f"(unused), (T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
     )
     train.print_table(report.results, table.paper_mse(config))

@@ -25,6 +25,7 @@ class Dataset(NamedTuple):
     true_eigenvalues: np.ndarray | None  # the linear system's λ (its modes), when known
     point: int  # the listening grid point (audio, synthesis speed)
     n_test: int  # test trajectories held out and never used
+    mirrored: bool = False  # the second half of train is the first mirrored in space
 
 
 def n_modes(config):
@@ -86,9 +87,9 @@ def make_plucks(config, n_plucks, rng):
 def get_dataset(config, scale=None):
     """The run's Dataset: config.train / val / test simulated plucks, or config.data's trajectories
     (the last config.test held out, the config.val before them validating, every one before those
-    training). config.train_plucks trains on the first that many (the validation set unchanged),
-    config.mirror adds each mirrored. Each channel is divided by its training standard deviation,
-    or by `scale` (a checkpoint's)."""
+    training). config.train_plucks trains on the first that many (the validation set unchanged);
+    config.mirror adds each mirrored, and so does a set of fewer than config.mirror_below plucks. Each
+    channel is divided by its training standard deviation, or by `scale` (a checkpoint's)."""
     if config.data:
         frames, fs = load_trajectories(config.data)
         if config.val + config.test >= len(frames):
@@ -122,8 +123,11 @@ def get_dataset(config, scale=None):
         raise ValueError(
             f"train_plucks={config.train_plucks}: expected 0 (all) to the {n_train} training plucks"
         )
+    if config.mirror_below < 0:
+        raise ValueError(f"mirror_below={config.mirror_below}: expected a number of plucks ≥ 0")
     train = frames[: config.train_plucks or n_train]
-    if config.mirror:
+    mirrored = config.mirror or len(train) < config.mirror_below
+    if mirrored:
         train = np.concatenate([train, train[:, :, ::-1]])
     scale = train.std(axis=(0, 1, 2)) if scale is None else np.asarray(scale, np.float32)
     description = {**source, "channels": config.channels, "shape": list(frames.shape[1:]), "fs": fs}
@@ -137,6 +141,7 @@ def get_dataset(config, scale=None):
         true_eigenvalues=true_lam,
         point=round(config.pickup * (frames.shape[2] - 1)),
         n_test=n_test,
+        mirrored=mirrored,
     )
 
 

@@ -32,7 +32,14 @@ class Config(Base):
         0, "Train on the first this many training plucks (nested subsets, the same validation); 0: all."
     )
     mirror: bool = setting(
-        False, "Add each training pluck mirrored, u(x) -> u(L - x): the string's symmetry."
+        False,
+        "Add each training pluck mirrored, u(x) -> u(L - x): the symmetry of a uniform string with "
+        "fixed ends.",
+    )
+    mirror_below: int = setting(
+        400,
+        "Mirror them also when fewer than this many plucks train: a small set is memorised without it "
+        "(docs/experiments.md); 0: only with mirror.",
     )
     val: int = setting(100, "Validation plucks, after the training ones (a --data file: its last ones).")
     test: int = setting(100, "Test plucks, held out at the end and never used here.")
