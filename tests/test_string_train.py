@@ -206,6 +206,24 @@ def test_a_results_file_round_trips(tmp_path):
         assert record["data"]["shape"] == [40, 7, 2]
 
 
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        ("examples/string/__main__.py", "python -m examples.string --seeds=5"),
+        ("examples/string/curve.py", "python -m examples.string.curve --seeds=5"),
+        ("/elsewhere/run.py", "/elsewhere/run.py --seeds=5"),
+    ],
+)
+def test_a_results_file_names_the_module_that_ran(monkeypatch, script, expected):
+    """`python -m` puts the module's path in sys.argv[0]; the results file says `python -m` and the
+    module, wherever the repository lies."""
+    root = Path(train.__file__).resolve().parents[2]
+    monkeypatch.setattr(
+        sys, "argv", [str(root / script) if not script.startswith("/") else script, "--seeds=5"]
+    )
+    assert train.command_line() == expected
+
+
 def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
     config = string_config(train=4, val=4, curve_plucks=2, **TINY_RUN)
     report = train.train_and_evaluate(config, log=lambda line: None)

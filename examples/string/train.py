@@ -472,7 +472,7 @@ def write_results(workdir, config, dataset, result, made_with):
         "data": dataset.description,
         "result": result,
         "config": dataclasses.asdict(config),
-        "command": command_line(config.example),
+        "command": command_line(),
         "commit": made_with,
         "machine": machine(),
         "jax": jax.__version__,
@@ -493,11 +493,14 @@ def machine():
     return f"{names[0] if names else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
 
 
-def command_line(example):
-    """This process's command line, as it would be typed to run the example again."""
-    if sys.argv[0].endswith("__main__.py"):
-        return " ".join([f"python -m examples.{example}", *sys.argv[1:]])
-    return " ".join(sys.argv)
+def command_line():
+    """This process's command line, as it would be typed in the repository to run it again: a module of
+    the repository run with -m (its path in sys.argv[0]) as `python -m` that module."""
+    script, root = Path(sys.argv[0]).resolve(), Path(__file__).resolve().parents[2]
+    if script.suffix != ".py" or not script.is_relative_to(root):
+        return " ".join(sys.argv)
+    module = ".".join(script.relative_to(root).with_suffix("").parts).removesuffix(".__main__")
+    return " ".join([f"python -m {module}", *sys.argv[1:]])
 
 
 def commit():
