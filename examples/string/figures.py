@@ -60,12 +60,15 @@ def save_figure(path, preds, true, fs, true_lam, learned):
 
 def save_curve(path, curve):
     """Validation (solid) and training (dashed) relative MSE against the training plucks, log-log."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, (name, points) in enumerate(curve.items()):
         sizes, val, trained = zip(*points, strict=True)
         ax.loglog(sizes, val, "o-", color=f"C{i}", label=f"{name}, validation")
         ax.loglog(sizes, trained, "x--", color=f"C{i}", label=f"{name}, training")
+    sizes = sorted({size for points in curve.values() for size, _, _ in points})
+    ax.set_xticks(sizes, [str(size) for size in sizes], minor=False)
+    ax.set_xticks([], minor=True)
     ax.set(xlabel="training plucks", ylabel="relative MSE", title="learning curve")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
