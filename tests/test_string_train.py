@@ -217,10 +217,7 @@ def test_a_results_file_round_trips(tmp_path):
 def test_a_results_file_names_the_module_that_ran(monkeypatch, script, expected):
     """`python -m` puts the module's path in sys.argv[0]; the results file says `python -m` and the
     module, wherever the repository lies."""
-    root = Path(train.__file__).resolve().parents[2]
-    monkeypatch.setattr(
-        sys, "argv", [str(root / script) if not script.startswith("/") else script, "--seeds=5"]
-    )
+    monkeypatch.setattr(sys, "argv", [str(train.ROOT / script), "--seeds=5"])  # an absolute script stays
     assert train.command_line() == expected
 
 

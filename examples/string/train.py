@@ -41,6 +41,7 @@ from examples.string.models import (
 )
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
+ROOT = Path(__file__).resolve().parents[2]  # the repository: commands and commits are named from it
 
 
 def full_precision():
@@ -496,23 +497,22 @@ def machine():
 def command_line():
     """This process's command line, as it would be typed in the repository to run it again: a module of
     the repository run with -m (its path in sys.argv[0]) as `python -m` that module."""
-    script, root = Path(sys.argv[0]).resolve(), Path(__file__).resolve().parents[2]
-    if script.suffix != ".py" or not script.is_relative_to(root):
+    script = Path(sys.argv[0]).resolve()
+    if script.suffix != ".py" or not script.is_relative_to(ROOT):
         return " ".join(sys.argv)
-    module = ".".join(script.relative_to(root).with_suffix("").parts).removesuffix(".__main__")
+    module = ".".join(script.relative_to(ROOT).with_suffix("").parts).removesuffix(".__main__")
     return " ".join([f"python -m {module}", *sys.argv[1:]])
 
 
 def commit():
     """The repository's commit, `+changes` if its code (Python files, requirements) differs from it;
     None outside git."""
-    root = Path(__file__).resolve().parents[2]
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         )
         code = ["git", "status", "--porcelain", "-uno", "--", "*.py", "requirements*.txt"]
-        dirty = subprocess.run(code, cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(code, cwd=ROOT, capture_output=True, text=True)
     except OSError:
         return None
     if head.returncode:
