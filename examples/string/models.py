@@ -179,15 +179,18 @@ class KoopmanString(nn.Module):
 
     def decode_powers(self, powers, x0, width):
         """decode(powers · x0) for powers (M, D), without forming the rows (M, D) of each pluck: the
-        decoder is affine, so x_k = Σ_d Re(λ_d^k) x0_d e_d + Im(λ_d^k) i x0_d e_d decodes to
-        Re(λ^k) · a + Im(λ^k) · b + bias, where a_d, b_d are the decoded x0_d e_d and i x0_d e_d less
-        the bias: a (2D, F) matrix per pluck, and one product with the powers shared by the batch
-        (a training step 1.5–2× cheaper than decoding each pluck's rows, docs/performance.md)."""
-        states = jnp.diag(x0)  # row d: x0_d e_d
-        bias = self.decode(jnp.zeros_like(x0), width)
-        parts = self.decode(jnp.concatenate([states, 1j * states]), width) - bias  # (2D, W, C)
+        decoder is affine, [Re x, Im x] K + bias with K = [K_r; K_i] (2D, F), so the row λ^k ⊙ x0
+        decodes to Re(λ^k) · a + Im(λ^k) · b + bias, where a = Re x0 ⊙ K_r + Im x0 ⊙ K_i and
+        b = Re x0 ⊙ K_i − Im x0 ⊙ K_r (row d: the decoded x0_d e_d and i x0_d e_d less the bias), each
+        (D, F) and made row by row; then one product with the powers shared by the batch (a training
+        step 1.5–2× cheaper than decoding each pluck's rows, docs/performance.md)."""
+        bias = self.decode(jnp.zeros_like(x0), width)  # also creates the decoder's parameters at init
+        kernel = self.decoder.variables["params"]["kernel"]
+        k_r, k_i = kernel[: self.d_hidden], kernel[self.d_hidden :]
+        re, im = x0.real[:, None], x0.imag[:, None]
+        parts = jnp.concatenate([re * k_r + im * k_i, re * k_i - im * k_r])  # (2D, F)
         weights = jnp.concatenate([powers.real, powers.imag], axis=-1)  # (M, 2D)
-        return jnp.einsum("mj,jwc->mwc", weights, parts) + bias
+        return rearrange(weights @ parts, "m (w c) -> m w c", w=width) + bias
 
     def raise_by(self, x0):
         """With `pitch`, the phase δ (D,) each step adds, turning the rollout λ^k x0 into (λ e^{iδ})^k x0:
