@@ -322,9 +322,13 @@ def least_squares(pairs):
     QR of [x y] updated a block at a time: as accurate as one QR, in the memory of a block."""
     r = None
     for inputs, targets in pairs:
-        block = np.concatenate([inputs, targets], axis=1).astype(np.float64)
-        r = np.linalg.qr(block if r is None else np.concatenate([r, block]), mode="r")
-    n = inputs.shape[1]
+        n, top = inputs.shape[1], 0 if r is None else len(r)
+        # Column-major, as LAPACK takes it: numpy's QR would copy a row-major block first (a quarter of
+        # its time for a DMD fit's blocks of 128 000 rows).
+        block = np.empty((top + len(inputs), n + targets.shape[1]), order="F")
+        block[:top] = 0 if r is None else r
+        block[top:, :n], block[top:, n:] = inputs, targets
+        r = np.linalg.qr(block, mode="r")
     return np.linalg.lstsq(r[:n, :n], r[:n, n:], rcond=None)[0]
 
 
