@@ -223,10 +223,17 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         times = None if times is None else to_devices(times, replicated)  # shared by the batch
         batch = split_up(first), times, split_up(scored), split_up(consecutive)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
-        losses.append(float(loss))
+        losses.append(loss)
+        # Waiting for the previous step's loss, not this one's, lets the next batch be drawn while this
+        # step runs; a log line and the budget wait for this one, so the time counted is the steps'.
+        log_line = i % max(n_steps_train // 20, 1) == 0 or i == n_steps_train - 1
+        if i:
+            losses[i - 1] = float(losses[i - 1])
+        if log_line or budget:
+            losses[i] = float(loss)
         elapsed = time.perf_counter() - start - paused
         out_of_time = budget and elapsed > budget
-        if i % max(n_steps_train // 20, 1) == 0 or i == n_steps_train - 1 or out_of_time:
+        if log_line or out_of_time:
             line = f"step {i + 1:5d}/{n_steps_train}  window {length:5d}  loss {loss:.3e}  {elapsed:.0f} s"
             if validate:
                 tic = time.perf_counter()
