@@ -289,11 +289,15 @@ def validation_mse(model, params, val_frames):
 
 
 def errors(pred, true):
-    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true|."""
-    pred, true = np.asarray(pred, np.float64), np.asarray(true, np.float64)
-    return float(np.sum((pred - true) ** 2) / np.sum(true**2)), float(
-        np.sum(np.abs(pred - true)) / np.sum(np.abs(true))
-    )
+    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true|, in float64.
+    One trajectory at a time: four float64 copies of a whole set are 256 MB at (20, 4000, 101), and
+    making them took 3× the sums (0.13 against 0.04 s), at each of a run's twenty validations."""
+    sums = np.zeros(4)  # Σ(pred − true)², Σ true², Σ|pred − true|, Σ|true|
+    for p, t in zip(pred, true, strict=True):
+        t = np.asarray(t, np.float64).ravel()
+        d = np.asarray(p, np.float64).ravel() - t
+        sums += d @ d, t @ t, np.abs(d).sum(), np.abs(t).sum()
+    return float(sums[0] / sums[1]), float(sums[2] / sums[3])
 
 
 def batch_errors(pred, true, batch=50):
