@@ -30,7 +30,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
             "rel_mae_seeds": [0.1, 0.2, 0.3],
             "train_seconds_seeds": [600.0, 660.0, 720.0],
         },
-        "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0, "channels": "u"},
+        "config": {"string": "nonlinear", "ic": "noise", "fs": 16000.0, "channels": "u", "steps_var": 3600},
         "machine": "test machine",
         "date": "2026-01-01",
         "commit": "abc",
@@ -43,6 +43,22 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
     assert len(missing) == 31 + 4 and "test machine, 2026-01-01, commit abc; training 33 min" in text
+
+
+def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):
+    """The nonlinear 16 kHz columns train Koopman_var 3600 steps (RECIPES): their command says so, and
+    a trained model's file of another recipe is a missing cell, DMD's (no training) is not."""
+    (tmp_path / "nonlinear_gaussian_16k").mkdir()
+    config = {"string": "nonlinear", "ic": "gaussian", "fs": 16000.0, "channels": "u", "steps_var": 0}
+    result = {"rel_mse_seeds": [0.1], "rel_mae_seeds": [0.1], "train_seconds_seeds": [1.0]}
+    record = {"result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
+    for model in ("dmd", "koopman_var"):
+        (tmp_path / "nonlinear_gaussian_16k" / f"{model}.json").write_text(json.dumps(record))
+    _, missing = table.render(tmp_path)
+    assert "nonlinear_gaussian_16k/koopman_var" in missing and "nonlinear_gaussian_16k/dmd" not in missing
+    trained, dmd = table.command("nonlinear_gaussian_16k", ["koopman_var", "dmd"])[::-1]
+    assert "--steps_var=3600" in trained and "steps_var" not in dmd
+    assert "steps_var" not in table.command("nonlinear_gaussian_4k", ["koopman_var"])[0]
 
 
 def test_a_file_in_the_wrong_column_is_refused(tmp_path):
