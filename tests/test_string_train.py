@@ -72,6 +72,21 @@ def test_koopman_var_takes_its_own_eigenvalue_rate_where_given():
     assert train.recipe(models.MODELS["koopman"], config, 0).lr_dynamics == config.lr_dynamics
 
 
+def test_koopman_var_takes_its_own_slope_weight_where_given():
+    """The scratch configuration weighs the slope loss 0.01 for Koopman and 0.003 for Koopman_var
+    (slope_var; negative: slope, and 0 is no slope loss)."""
+    from examples.string.configs import scratch
+
+    config = scratch.get_config()
+    slopes = {name: train.recipe(models.MODELS[name], config, 0).slope for name in ("koopman", "koopman_var")}
+    assert slopes == {"koopman": 0.01, "koopman_var": 0.003}
+    for slope_var, expected in ((-1.0, 0.01), (0.0, 0.0)):
+        varying = train.recipe(
+            models.MODELS["koopman_var"], string_config(slope=0.01, slope_var=slope_var), 0
+        )
+        assert varying.slope == expected
+
+
 @pytest.mark.parametrize(
     "curriculum", [{}, dict(window=25, loss_frames=50)], ids=["whole", "curriculum+scored_subsets"]
 )

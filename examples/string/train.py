@@ -141,14 +141,15 @@ class Recipe:
 
 def recipe(kind, config, seed):
     """The recipe of a model (a models.ModelKind) and seed: the configuration's (Koopman_var's rates
-    lr_var and lr_dynamics_var and steps steps_var, where given), or for the GRU its own steps and
-    rate, whole trajectories, every frame scored and no latent loss."""
+    lr_var and lr_dynamics_var, steps steps_var and slope weight slope_var, where given), or for the
+    GRU its own steps and rate, whole trajectories, every frame scored and no latent loss."""
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
     if kind.varying:
         fields.update(
             lr=config.lr_var or config.lr,
             lr_dynamics=config.lr_dynamics_var or config.lr_dynamics,
             steps=config.steps_var or config.steps,
+            slope=config.slope if config.slope_var < 0 else config.slope_var,
         )
     if kind.recurrent:
         fields.update(

@@ -77,6 +77,9 @@ class Base:
         "Weight of a loss on the error's slope along a 1-D grid (differences times W − 1): a string's "
         "mode n weighted 1 + slope·(nπ)², as its energy weighs it; 0: none.",
     )
+    slope_var: float = setting(
+        -1.0, "Koopman_var's weight of the slope loss in place of slope; negative: slope."
+    )
     loss_frames: int = setting(
         0, "Score a window longer than this on this many random frames, the same for the batch; 0: all."
     )
