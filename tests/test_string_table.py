@@ -42,7 +42,10 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
-    assert len(missing) == 31 + 4 and "test machine, 2026-01-01, commit abc; training 33 min" in text
+    assert (
+        len(missing) == 31 + len(table.SCRATCH_COLUMNS) * len(table.SCRATCH_ROWS)
+        and "test machine, 2026-01-01, commit abc; training 33 min" in text
+    )
 
 
 def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):
@@ -103,7 +106,9 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     assert "scratch/linear_gaussian_4k/koopman" not in missing
     assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
     assert "--config=scratch_nonlinear " in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
-    assert "--config=scratch " in table.command("scratch/linear_gaussian_4k", ["koopman"])[0]
+    assert (
+        "--config=scratch --ic=noise --fs=4000 " in table.command("scratch/linear_noise_4k", ["koopman"])[0]
+    )
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):

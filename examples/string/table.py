@@ -37,7 +37,7 @@ ROWS = ["dmd", "koopman", "koopman_var", "gru"]
 # under 30 minutes on two cores, and Koopman_var's error at 7200 steps was 10-100x under its targets
 # (docs/performance.md).
 RECIPES = {("nonlinear", 16000): {"steps_var": 3600}}
-SCRATCH_COLUMNS = [("linear", "gaussian", 4000), ("nonlinear", "gaussian", 4000)]
+SCRATCH_COLUMNS = [("linear", "gaussian", 4000), ("linear", "noise", 4000), ("nonlinear", "gaussian", 4000)]
 SCRATCH_ROWS = ["koopman", "koopman_var"]
 NAMES = {"dmd": "DMD", "koopman": "Koopman", "koopman_var": "Koopman_var", "gru": "GRU"}
 # The paper's relative MSE and MAE, mean (std) over 5 seeds (DMD: over the validation set), in the
@@ -246,11 +246,11 @@ def command(column, models):
     column's initial condition, rate and recipe (RECIPES); DMD on (u, v), the data check. A scratch/
     column: the scratch configuration for that string."""
     if column.startswith("scratch/"):
-        config = "scratch_nonlinear" if column.split("/")[1].startswith("nonlinear") else "scratch"
-        models = ",".join(models)
+        string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.split("/")[1])
+        config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
         return [
-            f"python -m examples.string --config={config} --models={models} --seeds=5 "
-            f"--workdir=results/string/{column}"
+            f"python -m examples.string --config={config} --ic={ic} --fs={fs} --models={','.join(models)} "
+            f"--seeds=5 --workdir=results/string/{column}"
         ]
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column)
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
