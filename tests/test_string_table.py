@@ -106,6 +106,7 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     assert "scratch/linear_gaussian_4k/koopman" not in missing
     assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
     assert "--config=scratch_nonlinear " in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
+    assert "--config=scratch " in table.command("scratch/linear_gaussian_4k", ["koopman"])[0]
     assert (
         "--config=scratch --ic=noise --fs=4000 " in table.command("scratch/linear_noise_4k", ["koopman"])[0]
     )

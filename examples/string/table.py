@@ -133,7 +133,7 @@ def read_cells(root=RESULTS, init=None):
                 if init and config["init"] != init:
                     raise ValueError(f"{path}: init={config['init']!r}: expected {init!r} here")
                 recipe = RECIPES.get((string, fs), {}) if model != "dmd" else {}
-                if any(config[field] != value for field, value in recipe.items()):
+                if any(config.get(field) != value for field, value in recipe.items()):
                     continue
                 cells[(column_name(string, ic, fs), model)] = record
     return cells
@@ -245,14 +245,13 @@ def command(column, models):
     """The command that makes the cells of `models` in `column`: the string's configuration with the
     column's initial condition, rate and recipe (RECIPES); DMD on (u, v), the data check. A scratch/
     column: the scratch configuration for that string."""
+    string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.removeprefix("scratch/"))
     if column.startswith("scratch/"):
-        string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.split("/")[1])
         config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
         return [
             f"python -m examples.string --config={config} --ic={ic} --fs={fs} --models={','.join(models)} "
             f"--seeds=5 --workdir=results/string/{column}"
         ]
-    string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column)
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
     trained = [m for m in models if m != "dmd"]
     lines = []
