@@ -48,6 +48,25 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     )
 
 
+def test_one_run_shows_its_spread_across_the_validation_plucks(tmp_path):
+    """DMD is one fit: its cell's std is across the validation plucks, as the paper's DMD row; a single
+    run whose file lacks that spread shows its mean alone."""
+    column = tmp_path / "linear_gaussian_4k"
+    column.mkdir()
+    result = {"rel_mse_seeds": [0.5], "rel_mae_seeds": [0.7], "train_seconds_seeds": [1.0]}
+    config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "uv"}
+    record = {"result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
+    (column / "gru.json").write_text(json.dumps(record))
+    spread = {"rel_mse_pluck_std_seeds": [0.25], "rel_mae_pluck_std_seeds": [0.125]}
+    (column / "dmd.json").write_text(json.dumps({**record, "result": {**result, **spread}}))
+    text, _ = table.render(tmp_path)
+    linear = text[text.index("**Linear string, relative MSE**") :]
+    dmd = next(line for line in linear.splitlines() if line.startswith("| DMD |"))
+    gru = next(line for line in linear.splitlines() if line.startswith("| GRU |"))
+    assert "0.5000 (0.2500) (std over plucks) (u, v)" in dmd and "0.5000 (1 seed) (u, v)" in gru
+    assert "0.7000 (0.1250) (std over plucks)" in text[text.index("**Linear string, relative MAE**") :]
+
+
 def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):
     """The nonlinear 16 kHz columns train Koopman_var 3600 steps (RECIPES): their command says so, and
     a trained model's file of another recipe is a missing cell, DMD's (no training) is not."""

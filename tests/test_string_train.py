@@ -205,6 +205,18 @@ def test_the_papers_metric_is_the_mean_over_batches():
     assert abs(train.batch_errors(pred, true) - train.errors(pred, true)[0]) > 1e-3  # they differ here
 
 
+def test_the_spread_across_plucks_is_each_plucks_own_error():
+    """The paper's DMD row: the std across the validation set of each trajectory's relative error."""
+    rng = np.random.default_rng(1)
+    true = rng.standard_normal((6, 5, 3, 1))
+    pred = true + rng.uniform(0.05, 0.5, (6, 1, 1, 1)) * rng.standard_normal(true.shape)
+    mse = [np.sum((p - t) ** 2) / np.sum(t**2) for p, t in zip(pred, true, strict=True)]
+    mae = [np.sum(np.abs(p - t)) / np.sum(np.abs(t)) for p, t in zip(pred, true, strict=True)]
+    spread = train.pluck_spread(pred, true)
+    assert spread == pytest.approx((np.std(mse, ddof=1), np.std(mae, ddof=1)), rel=1e-12)
+    assert spread[0] > 0.01
+
+
 TINY_RUN = dict(test=0, samples=40, points=7, modes=3, model_size=3, steps=2, speed=False)
 
 

@@ -144,8 +144,23 @@ def mean_std(values):
     return values.mean(), values.std(ddof=1) if values.size > 1 else 0.0
 
 
-def number(mean, std):
+def number(mean, std=None):
+    if std is None:
+        return f"{mean:.4f}" if mean >= 1e-3 else f"{mean:.1e}"
     return f"{mean:.4f} ({std:.4f})" if mean >= 1e-3 else f"{mean:.1e} ({std:.0e})"
+
+
+def cell(result, key):
+    """A model's mean (std) over its seeds of `key` (rel_mse_seeds or rel_mae_seeds); one run (DMD, or
+    the GRU's one seed): the std across the validation plucks, as the paper's DMD row, where its
+    results file holds it."""
+    values = result[key]
+    if len(values) > 1:
+        return number(*mean_std(values)) + ("" if len(values) == 5 else f" ({len(values)} seeds)")
+    spread = result.get(key.replace("_seeds", "_pluck_std_seeds"))
+    if spread is None:
+        return number(values[0]) + " (1 seed)"
+    return number(values[0], spread[0]) + " (std over plucks)"
 
 
 def render(root=RESULTS):
@@ -168,10 +183,8 @@ def render(root=RESULTS):
                     record = cells.get((column_name(*column), model))
                     ref = paper(*column, model)
                     if record:
-                        values = record["result"][key]
                         seen = " (u, v)" if record["config"]["channels"] == "uv" else ""
-                        seeds = {1: " (1 seed)", 5: ""}.get(len(values), f" ({len(values)} seeds)")
-                        row.append(number(*mean_std(values)) + seeds + seen)
+                        row.append(cell(record["result"], key) + seen)
                     else:
                         row.append("–")
                     row.append("{:.4f} ({:.4f})".format(*ref[0 if metric == "MSE" else 1]) if ref else "–")

@@ -289,16 +289,31 @@ def validation_mse(model, params, val_frames):
     return errors(predict(model, params, val_frames[:, 0], val_frames.shape[1]), val_frames)[0]
 
 
-def errors(pred, true):
-    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true|, in float64.
+def error_sums(pred, true):
+    """Each trajectory's Σ(pred − true)², Σ true², Σ|pred − true| and Σ|true| (B, 4), in float64.
     One trajectory at a time: four float64 copies of a whole set are 256 MB at (20, 4000, 101), and
     making them took 3× the sums (0.13 against 0.04 s), at each of a run's twenty validations."""
-    sums = np.zeros(4)  # Σ(pred − true)², Σ true², Σ|pred − true|, Σ|true|
-    for p, t in zip(pred, true, strict=True):
+    sums = np.zeros((len(true), 4))
+    for i, (p, t) in enumerate(zip(pred, true, strict=True)):
         t = np.asarray(t, np.float64).ravel()
         d = np.asarray(p, np.float64).ravel() - t
-        sums += d @ d, t @ t, np.abs(d).sum(), np.abs(t).sum()
+        sums[i] = d @ d, t @ t, np.abs(d).sum(), np.abs(t).sum()
+    return sums
+
+
+def errors(pred, true):
+    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true| over the set."""
+    sums = error_sums(pred, true).sum(axis=0)
     return float(sums[0] / sums[1]), float(sums[2] / sums[3])
+
+
+def pluck_spread(pred, true):
+    """The sample std, across the trajectories, of each one's relative MSE and relative MAE (the
+    paper's DMD row gives this spread "across the validation dataset")."""
+    sums = error_sums(pred, true)
+    mse, mae = sums[:, 0] / sums[:, 1], sums[:, 2] / sums[:, 3]
+    ddof = 1 if len(sums) > 1 else 0
+    return float(np.std(mse, ddof=ddof)), float(np.std(mae, ddof=ddof))
 
 
 def batch_errors(pred, true, batch=50):
@@ -422,7 +437,8 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
 def summary(runs, first_seed):
     """aggregate() of a model's runs, with each seed's numbers and the seeds themselves."""
     result = aggregate(runs)
-    keys = ["rel_mae", "rel_mse_batches", "train_rel_mse", "train_seconds", "stopped_at"]
+    keys = ["rel_mae", "rel_mse_batches", "rel_mse_pluck_std", "rel_mae_pluck_std", "train_rel_mse"]
+    keys += ["train_seconds", "stopped_at"]
     for key in keys + (["frequency_error"] if "frequency_error" in runs[0] else []):
         result[f"{key}_seeds"] = [r[key] for r in runs]
     result["seeds"] = list(range(first_seed, first_seed + len(runs)))
@@ -464,6 +480,7 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
     run = dict(zip(("rel_mse", "rel_mae"), errors(pred, dataset.val), strict=True))
     run.update(
+        zip(("rel_mse_pluck_std", "rel_mae_pluck_std"), pluck_spread(pred, dataset.val), strict=True),
         model=name,
         rel_mse_batches=batch_errors(pred, dataset.val),
         train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
@@ -540,7 +557,9 @@ def print_table(results, paper=None):
         + (f" {'paper MSE':>10}" if paper else "")
     )
     for r in results:
-        mse = f"{r['rel_mse']:.3e} ({r['rel_mse_std']:.1e})"
+        one = len(r["rel_mse_seeds"]) == 1 and "rel_mse_pluck_std_seeds" in r
+        std = f"{r['rel_mse_pluck_std_seeds'][0]:.1e}p" if one else f"{r['rel_mse_std']:.1e}"
+        mse = f"{r['rel_mse']:.3e} ({std})"
         speeds = [f"{r['rtf']:>8.0f}", f"{r['rtf_48k']:>9.1f}"] if "rtf" in r else [f"{'–':>8}", f"{'–':>9}"]
         speeds.append(f"{r['block_64_48k']:>9.3f}" if "block_64_48k" in r else f"{'–':>9}")
         cells = (
@@ -552,8 +571,9 @@ def print_table(results, paper=None):
             cells += f" {paper[r['model']]:>10.4g}" if r["model"] in paper else f" {'–':>10}"
         stopped = f"  stopped by the budget at step {r['stopped_at']}" if r["stopped_at"] else ""
         print(f"{r['model']:<12} {cells}{stopped}")
-    print("rel MSE: over the whole validation set; train: on as many training plucks; by 50: the")
-    print("paper's, per batch of 50, averaged;")
+    print("rel MSE: over the whole validation set, (std) over the seeds, (std p) over the validation")
+    print("plucks for one seed; train: on as many training plucks; by 50: the paper's, per batch of 50,")
+    print("averaged;")
     print("× RT: times faster than real time at fs and 48 kHz; block 64: a 64-sample block's cost at 48 kHz")
     print("as a fraction of its duration")
 
