@@ -85,6 +85,7 @@ def test_saved_data_trains_through_data(tmp_path):
     keys |= {"rel_mse_batches", "rel_mse_batches_seeds", "rel_mae_seeds", "rtf", "rtf_48k"}
     keys |= {"train_seconds", "train_seconds_seeds", "stopped_at", "stopped_at_seeds"}
     keys |= {"train_rel_mse", "train_rel_mse_seeds"}  # no frequency error: a file's modes are unknown
+    keys |= {"rel_mse_pluck_std_seeds", "rel_mae_pluck_std_seeds"}
     for r in record["results"]:
         assert set(r) == keys | ({"block_64_48k"} if r["model"] != "gru" else set()), r
         assert r["rtf"] > 0 and r["rtf_48k"] > 0 and r["rel_mse_seeds"] == [r["rel_mse"]]
