@@ -212,7 +212,7 @@ def test_the_spread_across_plucks_is_each_plucks_own_error():
     pred = true + rng.uniform(0.05, 0.5, (6, 1, 1, 1)) * rng.standard_normal(true.shape)
     mse = [np.sum((p - t) ** 2) / np.sum(t**2) for p, t in zip(pred, true, strict=True)]
     mae = [np.sum(np.abs(p - t)) / np.sum(np.abs(t)) for p, t in zip(pred, true, strict=True)]
-    spread = train.pluck_spread(pred, true)
+    spread = train.pluck_spread(train.error_sums(pred, true))
     assert spread == pytest.approx((np.std(mse, ddof=1), np.std(mae, ddof=1)), rel=1e-12)
     assert spread[0] > 0.01
 

@@ -301,16 +301,16 @@ def error_sums(pred, true):
     return sums
 
 
-def errors(pred, true):
-    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true| over the set."""
-    sums = error_sums(pred, true).sum(axis=0)
-    return float(sums[0] / sums[1]), float(sums[2] / sums[3])
+def errors(pred, true, sums=None):
+    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true| over the set
+    (from its error_sums, if given)."""
+    total = (error_sums(pred, true) if sums is None else sums).sum(axis=0)
+    return float(total[0] / total[1]), float(total[2] / total[3])
 
 
-def pluck_spread(pred, true):
-    """The sample std, across the trajectories, of each one's relative MSE and relative MAE (the
-    paper's DMD row gives this spread "across the validation dataset")."""
-    sums = error_sums(pred, true)
+def pluck_spread(sums):
+    """The sample std, across the trajectories of error_sums, of each one's relative MSE and relative
+    MAE (the paper's DMD row gives this spread "across the validation dataset")."""
     mse, mae = sums[:, 0] / sums[:, 1], sums[:, 2] / sums[:, 3]
     ddof = 1 if len(sums) > 1 else 0
     return float(np.std(mse, ddof=ddof)), float(np.std(mae, ddof=ddof))
@@ -478,9 +478,10 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
             params, seconds = trained.params, seconds + trained.seconds
             stopped_at, curve = trained.stopped_at, trained.curve
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
-    run = dict(zip(("rel_mse", "rel_mae"), errors(pred, dataset.val), strict=True))
+    sums = error_sums(pred, dataset.val)  # once for the set's errors and their spread across it
+    run = dict(zip(("rel_mse", "rel_mae"), errors(pred, dataset.val, sums), strict=True))
     run.update(
-        zip(("rel_mse_pluck_std", "rel_mae_pluck_std"), pluck_spread(pred, dataset.val), strict=True),
+        zip(("rel_mse_pluck_std", "rel_mae_pluck_std"), pluck_spread(sums), strict=True),
         model=name,
         rel_mse_batches=batch_errors(pred, dataset.val),
         train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
