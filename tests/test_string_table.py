@@ -49,21 +49,22 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
 
 
 def test_one_run_shows_its_spread_across_the_validation_plucks(tmp_path):
-    """DMD is one fit: its cell's std is across the validation plucks, as the paper's DMD row; a single
-    run whose file lacks that spread shows its mean alone."""
+    """DMD is one fit and the GRU one seed: their cells' std is across the validation plucks, as the
+    paper's DMD row."""
     column = tmp_path / "linear_gaussian_4k"
     column.mkdir()
     result = {"rel_mse_seeds": [0.5], "rel_mae_seeds": [0.7], "train_seconds_seeds": [1.0]}
-    config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "uv"}
-    record = {"result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
-    (column / "gru.json").write_text(json.dumps(record))
     spread = {"rel_mse_pluck_std_seeds": [0.25], "rel_mae_pluck_std_seeds": [0.125]}
-    (column / "dmd.json").write_text(json.dumps({**record, "result": {**result, **spread}}))
+    config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "uv"}
+    record = {"result": {**result, **spread}, "config": config, "machine": "m", "date": "d", "commit": "c"}
+    (column / "dmd.json").write_text(json.dumps(record))
+    (column / "gru.json").write_text(json.dumps({**record, "config": {**config, "channels": "u"}}))
     text, _ = table.render(tmp_path)
     linear = text[text.index("**Linear string, relative MSE**") :]
     dmd = next(line for line in linear.splitlines() if line.startswith("| DMD |"))
     gru = next(line for line in linear.splitlines() if line.startswith("| GRU |"))
-    assert "0.5000 (0.2500) (std over plucks) (u, v)" in dmd and "0.5000 (1 seed) (u, v)" in gru
+    assert "| 0.5000 (0.2500) (std over plucks) (u, v) |" in dmd
+    assert "| 0.5000 (0.2500) (std over plucks) |" in gru
     assert "0.7000 (0.1250) (std over plucks)" in text[text.index("**Linear string, relative MAE**") :]
 
 
@@ -73,6 +74,7 @@ def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):
     (tmp_path / "nonlinear_gaussian_16k").mkdir()
     config = {"string": "nonlinear", "ic": "gaussian", "fs": 16000.0, "channels": "u", "steps_var": 0}
     result = {"rel_mse_seeds": [0.1], "rel_mae_seeds": [0.1], "train_seconds_seeds": [1.0]}
+    result |= {"rel_mse_pluck_std_seeds": [0.1], "rel_mae_pluck_std_seeds": [0.1]}
     record = {"result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
     for model in ("dmd", "koopman_var"):
         (tmp_path / "nonlinear_gaussian_16k" / f"{model}.json").write_text(json.dumps(record))
@@ -109,6 +111,8 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
             "result": {
                 "rel_mse_seeds": seeds,
                 "rel_mae_seeds": seeds,
+                "rel_mse_pluck_std_seeds": seeds,
+                "rel_mae_pluck_std_seeds": seeds,
                 "frequency_error_seeds": [0.0005, 0.0012],
                 "train_seconds_seeds": [60.0, 60.0],
             },

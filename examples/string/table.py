@@ -152,14 +152,11 @@ def number(mean, std=None):
 
 def cell(result, key):
     """A model's mean (std) over its seeds of `key` (rel_mse_seeds or rel_mae_seeds); one run (DMD, or
-    the GRU's one seed): the std across the validation plucks, as the paper's DMD row, where its
-    results file holds it."""
+    the GRU's one seed): the std across the validation plucks, as the paper's DMD row."""
     values = result[key]
     if len(values) > 1:
         return number(*mean_std(values)) + ("" if len(values) == 5 else f" ({len(values)} seeds)")
-    spread = result.get(key.replace("_seeds", "_pluck_std_seeds"))
-    if spread is None:
-        return number(values[0]) + " (1 seed)"
+    spread = result[key.replace("_seeds", "_pluck_std_seeds")]
     return number(values[0], spread[0]) + " (std over plucks)"
 
 
