@@ -144,9 +144,7 @@ def mean_std(values):
     return values.mean(), values.std(ddof=1) if values.size > 1 else 0.0
 
 
-def number(mean, std=None):
-    if std is None:
-        return f"{mean:.4f}" if mean >= 1e-3 else f"{mean:.1e}"
+def number(mean, std):
     return f"{mean:.4f} ({std:.4f})" if mean >= 1e-3 else f"{mean:.1e} ({std:.0e})"
 
 
