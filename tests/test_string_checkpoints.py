@@ -11,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config=nonlinear", "--train=4", "--val=2", "--test=1", "--samples=120", "--points=9", "--steps=2"]
+TINY += ["--gru_steps=2"]
 
 
 def run_example(*args):
@@ -25,26 +26,48 @@ def run_example(*args):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """A tiny trained Koopman and GRU, saved, and the table that run printed."""
+    """Every model, tiny, trained (two seeds of each trained one) and saved, and the table that run
+    printed."""
     directory = tmp_path_factory.mktemp("ckpt")
     table = directory / "saved.json"
     result = run_example(
-        *TINY, "--models=koopman", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
+        *TINY, "--models=all", "--seeds=2", "--gru_seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
     )
     assert result.returncode == 0, result.stderr
     return directory / "ck", json.loads(table.read_text())
 
 
 def test_load_gives_the_saved_table(checkpoint, tmp_path):
+    """Every model loads, the GRU and Koopman_var (its power scale per seed) included, and is heard."""
     directory, saved = checkpoint
     table = tmp_path / "loaded.json"
-    result = run_example(*TINY, f"--load={directory}", f"--json={table}")
+    result = run_example(
+        *TINY, "--models=all", f"--load={directory}", f"--json={table}", f"--audio={tmp_path}"
+    )
     assert result.returncode == 0, result.stderr
+    assert (tmp_path / "pluck0_gru.wav").exists() and (tmp_path / "pluck0_koopman_var.wav").exists()
     loaded = json.loads(table.read_text())
+    assert [r["model"] for r in loaded["results"]] == ["dmd", "koopman", "koopman_var", "gru"]
     for a, b in zip(saved["results"], loaded["results"], strict=True):
         assert a["model"] == b["model"] and a["params"] == b["params"]
         np.testing.assert_allclose(a["rel_mse_seeds"], b["rel_mse_seeds"], rtol=1e-6)
         assert a["train_seconds"] == b["train_seconds"]
+
+
+def edited(**fields):
+    """A copy of the checkpoint whose configuration has `fields` written into it by hand."""
+
+    def make_dir(directory, tmp):
+        shutil.copytree(directory, tmp / "edited")
+        record = json.loads((tmp / "edited" / "config.json").read_text())
+        record["config"].update(fields)
+        (tmp / "edited" / "config.json").write_text(json.dumps(record))
+        return tmp / "edited"
+
+    return make_dir
+
+
+only_koopman = edited(models=["koopman"])
 
 
 @pytest.mark.parametrize(
@@ -53,9 +76,11 @@ def test_load_gives_the_saved_table(checkpoint, tmp_path):
         (lambda d, tmp: tmp, [], "no readable config.json: not a checkpoint"),
         (lambda d, tmp: d, ["--points=11"], "points is 11 here, 9 in the checkpoint"),
         (lambda d, tmp: d, ["--channels=uv"], "channels is 'uv' here, 'u' in the checkpoint"),
-        (lambda d, tmp: d, ["--models=gru"], "no gru in the checkpoint (it has koopman)"),
+        (only_koopman, ["--models=gru"], "no gru in the checkpoint (it has koopman)"),
+        (edited(steps=-3), [], "its configuration's steps=-3: expected an integer ≥ 1"),
+        (edited(ic="sine"), [], "its configuration's ic=sine: expected one of gaussian, noise"),
     ],
-    ids=["not_a_checkpoint", "other_width", "other_channels", "other_model"],
+    ids=["not_a_checkpoint", "other_width", "other_channels", "other_model", "bad_steps", "bad_ic"],
 )
 def test_a_mismatch_is_one_line_and_writes_nothing(checkpoint, tmp_path, make_dir, args, message):
     directory = make_dir(checkpoint[0], tmp_path)

@@ -49,7 +49,7 @@ def test_bad_data_file_is_one_clear_line(tmp_path, arrays, message):
     path = good_file(tmp_path, **arrays)
     with pytest.raises(ValueError, match=message):
         input_pipeline.load_trajectories(path)
-    result = run_example(f"--data={path}", "--val=1", "--steps=0")
+    result = run_example(f"--data={path}", "--val=1", "--steps=1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data=" in lines[0], result.stderr
@@ -75,7 +75,7 @@ def test_saved_data_trains_through_data(tmp_path):
     assert first.returncode == 0, first.stderr
     frames, fs = input_pipeline.load_trajectories(path)
     assert frames.shape == (5, 80, 7, 2) and fs == 4000.0
-    second = run_example(f"--data={path}", "--models=all", f"--json={table}", *small)
+    second = run_example(f"--data={path}", "--data_test=1", "--models=all", f"--json={table}", *small)
     assert second.returncode == 0, second.stderr
     assert "3 train (and each mirrored) / 1 validation / 1 test (unused)" in second.stdout  # 3 < mirror_below
     record = json.loads(table.read_text())
@@ -89,6 +89,21 @@ def test_saved_data_trains_through_data(tmp_path):
     for r in record["results"]:
         assert set(r) == keys | ({"block_64_48k"} if r["model"] != "gru" else set()), r
         assert r["rtf"] > 0 and r["rtf_48k"] > 0 and r["rel_mse_seeds"] == [r["rel_mse"]]
+
+
+@pytest.mark.parametrize("data_test, n_test", [(0, 0), (10, 10), (0.25, 30)])
+def test_a_file_holds_out_test_trajectories_only_when_asked(tmp_path, data_test, n_test):
+    """120 trajectories and --val=20 train with the defaults (100 of them); --data_test holds out a
+    number of them or a fraction, from the end."""
+    u = np.random.default_rng(0).normal(size=(120, 6, 5))
+    u[:, :, [0, -1]] = 0.0
+    np.savez(tmp_path / "f.npz", u=u, fs=4000.0)
+    config = default.Config(data=str(tmp_path / "f.npz"), val=20, data_test=data_test, mirror_below=0)
+    dataset = input_pipeline.get_dataset(config)
+    assert (len(dataset.train), len(dataset.val), dataset.n_test) == (100 - n_test, 20, n_test)
+    np.testing.assert_allclose(
+        dataset.val * dataset.scale, u[100 - n_test : 120 - n_test, ..., None], rtol=1e-6
+    )
 
 
 def test_paper_plucks_follow_their_spec():

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from conftest import string_config
 
-from examples.string import input_pipeline, shifts, table, train
+from examples.string import input_pipeline, metrics, results, shifts, table, train
+from examples.string.configs.base import ConfigError, validate
+from examples.string.input_pipeline import get_dataset
 from examples.string.models import eigenvalues_of, init_params, make_model
 
 TINY = dict(train=6, val=4, test=0, samples=30, points=9, modes=3, model_size=3, speed=False)
@@ -50,7 +52,7 @@ def test_the_per_second_errors_combine_to_the_whole():
     rng = np.random.default_rng(0)
     true = rng.standard_normal((3, 10, 4, 1)) * np.linspace(3, 0.5, 10)[None, :, None, None]
     pred = true + 0.2 * rng.standard_normal(true.shape)
-    per_segment, share = shifts.segment_errors(pred, true, 4)  # segments of 4, 4, 2 steps
+    per_segment, share = metrics.segment_errors(pred, true, 4)  # segments of 4, 4, 2 steps
     assert len(per_segment) == 3 and sum(share) == pytest.approx(1.0, rel=1e-12)
     whole = np.sum((pred - true) ** 2) / np.sum(true**2)
     assert np.dot(share, per_segment) == pytest.approx(whole, rel=1e-12)
@@ -75,7 +77,7 @@ def test_shifts_are_scored_beside_validation(tmp_path):
     config = string_config(
         **TINY, models=("dmd", "koopman"), steps=2, shifts=shifts.SHIFTS, horizon=0.0225, fs=4000.0
     )
-    report = train.train_and_evaluate(config, log=lambda line: None)
+    report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
     true, rollouts = shifts.score(config, report)
     assert true.shape == (90, 9, 2) and set(rollouts) == {"dmd", "koopman"}
     shifts.save_figure(tmp_path / "longer.png", report.results, true, rollouts, config.fs)
@@ -87,7 +89,7 @@ def test_shifts_are_scored_beside_validation(tmp_path):
             assert np.isfinite(s["rel_mse"]) and s["ratio"] == pytest.approx(s["rel_mse"] / result["rel_mse"])
         longer = scores["longer"]
         assert len(longer["per_second"]) == 1 and len(longer["by_tenth"]) == 1  # 90 steps: one 0.1 s, part
-        train.write_results(tmp_path, config, report.dataset, result, report.commit)
+        results.write(tmp_path, config, report.dataset, result, report.commit)
         record = json.loads((tmp_path / f"{result['model']}.json").read_text())
         assert record["result"]["shifts"]["louder"]["rel_mse"] == scores["louder"]["rel_mse"]
 
@@ -95,7 +97,7 @@ def test_shifts_are_scored_beside_validation(tmp_path):
 @pytest.mark.parametrize(
     "fields, message",
     [
-        (dict(shifts=("wider",)), "shifts='wider'"),
+        (dict(shifts=("wider",)), "--shifts=wider"),
         (dict(shifts=("longer",), horizon=0.001), "horizon=0.001"),
         (dict(shifts=("louder",), louder=(1e-2, 1e-3)), "louder=0.01,0.001"),
         (dict(shifts=("shape",), data="plucks.npz"), "data=plucks.npz"),
@@ -131,8 +133,8 @@ def test_mirror_adds_each_pluck_reversed_in_space():
         assert len(scaled) == 6 and mirrored.mirrored, fields
         np.testing.assert_allclose(scaled[:3], plain.train * plain.scale, rtol=1e-6)
         np.testing.assert_allclose(scaled[3:, :, ::-1], plain.train * plain.scale, rtol=1e-6)
-    with pytest.raises(ValueError, match="mirror_below=-1: expected a number of plucks"):
-        input_pipeline.get_dataset(string_config(**TINY, mirror_below=-1))
+    with pytest.raises(ConfigError, match="--mirror_below=-1: expected an integer ≥ 0"):
+        validate(string_config(**TINY, mirror_below=-1))
 
 
 def test_weight_decay_shrinks_all_but_the_eigenvalues():
@@ -149,27 +151,27 @@ def test_weight_decay_shrinks_all_but_the_eigenvalues():
 
 def test_a_run_records_its_training_error():
     config = string_config(**TINY, models=("koopman",), steps=2)
-    report = train.train_and_evaluate(config, log=lambda line: None)
+    report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
     model, params = report.models["koopman"], report.params[("koopman", 0)]
     data = report.dataset
-    expected = train.errors(train.predict(model, params, data.train[:4, 0], 30), data.train[:4])[0]
+    expected = metrics.errors(train.predict(model, params, data.train[:4, 0], 30), data.train[:4])[0]
     assert report.results[0]["train_rel_mse"] == pytest.approx(expected, rel=1e-9)
     lam = eigenvalues_of(params, model)
-    frequency = train.frequency_errors(lam, data.true_eigenvalues, data.train)
+    frequency = metrics.frequency_errors(lam, data.true_eigenvalues, data.train)
     assert report.results[0]["frequency_error_seeds"] == [frequency]  # the linear string's are known
 
 
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):
     config = string_config(**{**TINY, "train": 10}, models=("dmd", "koopman"), steps=2)
     workdir = tmp_path / "tiny_curve"
-    curve = train.learning_curve(config, [2, 6], workdir, log=lambda line: None)
+    curve = train.learning_curve(config, get_dataset, [2, 6], workdir, log=lambda line: None)
     assert [size for size, _, _ in curve["koopman"]] == [2, 6]
     for size in (2, 6):
         record = json.loads((workdir / str(size) / "koopman.json").read_text())
         assert record["config"]["train_plucks"] == size
         assert record["result"]["rel_mse"] == curve["koopman"][[2, 6].index(size)][1]
     # A later run adds a size: the curve's points are every size the directory holds, by size.
-    more = train.learning_curve(config, [10], workdir, log=lambda line: None)
+    more = train.learning_curve(config, get_dataset, [10], workdir, log=lambda line: None)
     points = table.curve_points(workdir)
     assert [point[:3] for point in points["koopman"]] == curve["koopman"] + more["koopman"]
     assert "| tiny_curve | Koopman | 10 | 1 |" in table.render_curve(tmp_path)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from conftest import plucks, recipe, string_config
 
-from examples.string import models, physics, train
+from examples.string import metrics, models, physics, results, train
 from examples.string.configs.base import from_dict
 from examples.string.configs.default import Config
+from examples.string.input_pipeline import get_dataset
 
 
 @pytest.mark.parametrize("name", ["koopman", "koopman_var", "gru"])
@@ -99,10 +100,10 @@ def test_random_start_moves_the_eigenvalues_toward_the_string(curriculum):
     model = models.make_model("koopman", string_config(model_size=2), 18)
     params = models.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
     true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
-    before = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
+    before = metrics.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     recipe_ = recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0, **curriculum)
     params, losses = train.train(model, params, frames, recipe_, log=lambda line: None)[:2]
-    after = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
+    after = metrics.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     assert np.mean(losses[-10:]) < 0.1 * np.mean(losses[:10])
     assert after < min(0.01, 0.1 * before), f"largest frequency error {before:.2%} -> {after:.2%}"
 
@@ -144,6 +145,8 @@ def test_seeds_aggregate_exactly():
             rel_mse=m,
             rel_mae=a,
             rel_mse_batches=m,
+            rel_mse_pluck_std=m / 3,
+            rel_mae_pluck_std=a / 3,
             train_rel_mse=m / 2,
             params=10,
             train_seconds=s,
@@ -151,7 +154,7 @@ def test_seeds_aggregate_exactly():
         )
         for m, a, s in [(0.1, 1.0, 3.0), (0.4, 2.0, 5.0), (0.2, 3.0, 4.0)]
     ]
-    result = train.aggregate(runs)
+    result = metrics.aggregate(runs, range(3))
     assert result["rel_mse"] == pytest.approx(0.7 / 3) and result["rel_mae"] == pytest.approx(2.0)
     assert result["rel_mse_std"] == pytest.approx(
         np.sqrt(((0.1 - 0.7 / 3) ** 2 + (0.4 - 0.7 / 3) ** 2 + (0.2 - 0.7 / 3) ** 2) / 2)
@@ -197,12 +200,12 @@ def test_the_papers_metric_is_the_mean_over_batches():
     by_batch = [
         np.mean((pred[i : i + 50] - true[i : i + 50]) ** 2) / np.mean(true[i : i + 50] ** 2) for i in (0, 50)
     ]
-    assert train.batch_errors(pred, true) == pytest.approx(np.mean(by_batch), rel=1e-12)
-    assert train.errors(pred, true) == pytest.approx(
+    assert metrics.batch_errors(pred, true) == pytest.approx(np.mean(by_batch), rel=1e-12)
+    assert metrics.errors(pred, true) == pytest.approx(
         (np.sum((pred - true) ** 2) / np.sum(true**2), np.sum(np.abs(pred - true)) / np.sum(np.abs(true))),
         rel=1e-12,
     )
-    assert abs(train.batch_errors(pred, true) - train.errors(pred, true)[0]) > 1e-3  # they differ here
+    assert abs(metrics.batch_errors(pred, true) - metrics.errors(pred, true)[0]) > 1e-3  # they differ here
 
 
 def test_the_spread_across_plucks_is_each_plucks_own_error():
@@ -212,7 +215,7 @@ def test_the_spread_across_plucks_is_each_plucks_own_error():
     pred = true + rng.uniform(0.05, 0.5, (6, 1, 1, 1)) * rng.standard_normal(true.shape)
     mse = [np.sum((p - t) ** 2) / np.sum(t**2) for p, t in zip(pred, true, strict=True)]
     mae = [np.sum(np.abs(p - t)) / np.sum(np.abs(t)) for p, t in zip(pred, true, strict=True)]
-    spread = train.pluck_spread(train.error_sums(pred, true))
+    spread = metrics.pluck_spread(metrics.error_sums(pred, true))
     assert spread == pytest.approx((np.std(mse, ddof=1), np.std(mae, ddof=1)), rel=1e-12)
     assert spread[0] > 0.01
 
@@ -224,7 +227,7 @@ def test_a_results_file_round_trips(tmp_path):
     """train_and_evaluate's results file: the configuration it holds rebuilds the same configuration,
     its seeds are the run's, and it says how it was made."""
     config = string_config(models=("dmd", "koopman"), train=4, val=2, seeds=2, **TINY_RUN)
-    report = train.train_and_evaluate(config, tmp_path, log=lambda line: None)
+    report = train.train_and_evaluate(config, get_dataset(config), tmp_path, log=lambda line: None)
     for result in report.results:
         record = json.loads((tmp_path / f"{result['model']}.json").read_text())
         assert from_dict(Config, record["config"]) == config
@@ -245,13 +248,13 @@ def test_a_results_file_round_trips(tmp_path):
 def test_a_results_file_names_the_module_that_ran(monkeypatch, script, expected):
     """`python -m` puts the module's path in sys.argv[0]; the results file says `python -m` and the
     module, wherever the repository lies."""
-    monkeypatch.setattr(sys, "argv", [str(train.ROOT / script), "--seeds=5"])  # an absolute script stays
-    assert train.command_line() == expected
+    monkeypatch.setattr(sys, "argv", [str(results.ROOT / script), "--seeds=5"])  # an absolute script stays
+    assert results.command_line() == expected
 
 
 def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
     config = string_config(train=4, val=4, curve_plucks=2, **TINY_RUN)
-    report = train.train_and_evaluate(config, log=lambda line: None)
+    report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
     pred, val = (np.asarray(a, np.float64) for a in (report.preds["koopman"], report.dataset.val))
 
     def relative_mse(n):
@@ -283,7 +286,7 @@ def test_the_scratch_start_draws_the_seed_ranges_and_never_dmd(monkeypatch):
     monkeypatch.setattr(models, "dmd_parameters", no_dmd)
     tiny = dict(train=6, val=2, test=0, samples=40, points=9, modes=2, model_size=6, steps=3, speed=False)
     config = dataclasses.replace(scratch.get_config(), models=("koopman", "koopman_var"), seeds=2, **tiny)
-    report = train.train_and_evaluate(config, log=lambda line: None)
+    report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
     assert len(report.results) == 2
     model = models.make_model("koopman", config, 9)
     frames = report.dataset.train
@@ -308,7 +311,7 @@ def test_a_random_start_finds_two_modes_from_displacement_alone():
     true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
     recipe_ = recipe(steps=400, batch=8, lr=0.02, lr_dynamics=0.05, window=25, anchor=True, loss_frames=50)
     params = train.train(model, params, frames, recipe_, log=lambda line: None).params
-    after = train.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
+    after = metrics.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     assert after < 0.01, f"largest frequency error {after:.2%}"
 
 

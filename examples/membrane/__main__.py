@@ -10,18 +10,16 @@ one field each, and each field is a flag that overrides it (`--help` lists them)
 """
 
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 
 from absl import app, flags
 
-from examples.membrane import configs, physics
+from examples.membrane import configs, input_pipeline, physics
 from examples.membrane.configs.default import Config
 from examples.membrane.figures import save_figure
-from examples.string import train
-from examples.string.audio import write_audio
+from examples.string import cli, results, train
+from examples.string.audio import time_synthesis, write_audio
 from examples.string.configs.base import define_flags, resolve
 
 MODELS = ["dmd", "koopman", "koopman_var"]
@@ -37,23 +35,21 @@ _AUDIO_PLUCKS = flags.DEFINE_integer(
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.getLogger("jax").setLevel(logging.WARNING)
-    train.full_precision()
+    cli.opening(argv)
     start = time.perf_counter()
-    try:
+    with cli.one_line_errors("examples.membrane"):
         config = resolve(Config, configs.CONFIGS, _CONFIG.value, MODELS)
-        report = train.train_and_evaluate(config, _WORKDIR.value)
-    except ValueError as error:
-        print(f"examples.membrane: {error}", file=sys.stderr)
-        sys.exit(2)
+        report = train.train_and_evaluate(config, input_pipeline.get_dataset(config), _WORKDIR.value)
+    if config.speed:
+        time_synthesis(report)
+        for result in report.results if _WORKDIR.value else ():
+            results.write(_WORKDIR.value, config, report.dataset, result, report.commit)
     data = report.dataset
     print(
         f"membrane, {config.membrane}: {len(data.train)} train / {len(data.val)} validation, "
         f"(T, W, C) = {data.train.shape[1:]}"
     )
-    train.print_table(report.results)
+    results.print_table(report.results)
     if _JSON.value:
         record = dict(
             membrane=config.membrane,

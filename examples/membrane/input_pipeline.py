@@ -3,6 +3,7 @@
 import numpy as np
 
 from examples.membrane import physics
+from examples.string.configs.base import ConfigError
 from examples.string.input_pipeline import Dataset
 
 
@@ -32,16 +33,10 @@ def get_dataset(config, scale=None):
     """The run's Dataset: config.train + config.val plucks of u, divided by the training standard
     deviation (or `scale`, a checkpoint's)."""
     points, pickup = config.points, config.pickup
-    if len(points) != 2 or min(points) < 3:
-        raise ValueError(f"points={points}: expected Nx, Ny, each ≥ 3")
-    if len(pickup) != 2 or not all(0 <= p <= 1 for p in pickup):
-        raise ValueError(f"pickup={pickup}: expected x, y, each in [0, 1]")
     if config.slope:
-        raise ValueError(
-            f"slope={config.slope:g}: expected 0, the membrane's frames being a 2-D grid flattened"
+        raise ConfigError(
+            f"--slope={config.slope:g}: expected 0, the membrane's frames being a 2-D grid flattened"
         )
-    if config.channels != "u":
-        raise ValueError(f"channels={config.channels!r}: expected 'u', the membrane's only channel here")
     rng = np.random.default_rng(config.data_seed)
     nonlinear = config.membrane == "nonlinear"
     frames = make_plucks(

@@ -11,17 +11,14 @@ training plucks (shifts.py). Outputs: the table on stdout, --json
 """
 
 import json
-import logging
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from absl import app, flags
-from absl import logging as absl_logging
 
-from examples.string import checkpoints, configs, input_pipeline, shifts, table, train
-from examples.string.audio import write_audio
+from examples.string import checkpoints, cli, configs, input_pipeline, results, shifts, table, train
+from examples.string.audio import time_synthesis, write_audio
 from examples.string.configs.base import define_flags, resolve
 from examples.string.configs.default import Config
 from examples.string.figures import save_figure
@@ -45,23 +42,18 @@ _SAVE_DATA = flags.DEFINE_string(
 )
 
 
-def fail(message):
-    """One line on stderr, exit status 2, no traceback."""
-    print(f"examples.string: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.getLogger("jax").setLevel(logging.WARNING)  # no note about backends this machine lacks
-    absl_logging.set_verbosity(absl_logging.WARNING)  # orbax logs every step of a save
-    train.full_precision()
-    start, checkpoint = time.perf_counter(), None
-    try:
-        checkpoint = checkpoints.load(_LOAD.value, Config.example) if _LOAD.value else None
+    cli.opening(argv)
+    start = time.perf_counter()
+    with cli.one_line_errors("examples.string"):
+        checkpoint = checkpoints.load(_LOAD.value, "string") if _LOAD.value else None
         config = resolve(
-            Config, configs.CONFIGS, _CONFIG.value, list(MODELS), checkpoint and checkpoint.config
+            Config,
+            configs.CONFIGS,
+            _CONFIG.value,
+            list(MODELS),
+            checkpoint and checkpoint.config,
+            _LOAD.value,
         )
         if _SAVE_DATA.value:
             frames = input_pipeline.make_plucks(
@@ -71,18 +63,17 @@ def main(argv):
             print(f"data: {_SAVE_DATA.value}")
             return
         shifts.check(config)
-        report = train.train_and_evaluate(config, _WORKDIR.value, checkpoint)
-        longer = None, {}
-        if config.shifts:
-            longer = shifts.score(config, report)
-            for result in report.results if _WORKDIR.value else ():
-                train.write_results(_WORKDIR.value, config, report.dataset, result, report.commit)
-    except ValueError as error:  # CheckpointError included
-        fail(
-            f"--load={_LOAD.value}: {error}"
-            if checkpoint and not isinstance(error, checkpoints.CheckpointError)
-            else str(error)
-        )
+        dataset = input_pipeline.get_dataset(config, checkpoint.scale if checkpoint else None)
+        if checkpoint:
+            checkpoint.check_data(dataset.description)
+        report = train.train_and_evaluate(config, dataset, _WORKDIR.value, checkpoint)
+    if config.speed:
+        time_synthesis(report)
+    longer = None, {}
+    if config.shifts:
+        longer = shifts.score(config, report)
+    for result in report.results if _WORKDIR.value and (config.speed or config.shifts) else ():
+        results.write(_WORKDIR.value, config, report.dataset, result, report.commit)
     data = report.dataset
     n_train = (
         f"{len(data.train) // 2} train (and each mirrored)" if data.mirrored else f"{len(data.train)} train"
@@ -91,7 +82,7 @@ def main(argv):
         f"data {data.name}: {n_train} / {len(data.val)} validation / {data.n_test} test "
         f"(unused), (T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
     )
-    train.print_table(report.results, table.paper_mse(config))
+    results.print_table(report.results, table.paper_mse(config))
     shifts.print_shifts(report.results)
     for result in report.results:
         if "frequency_error_seeds" in result:
@@ -100,7 +91,7 @@ def main(argv):
                 f"{result['model']}: largest frequency error over the modes with ≥ 1 % of the energy: {worst}"
             )
     if _SAVE.value:
-        checkpoints.save(_SAVE.value, config, report)
+        checkpoints.save(_SAVE.value, "string", config, report)
         print(f"checkpoint: {_SAVE.value}")
     write_outputs(report)
     if _FIGURE.value and longer[0] is not None:

@@ -14,9 +14,11 @@ from functools import partial
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from examples.string.models import GRUString, unbatched
+from examples.string.metrics import relative_mse
+from examples.string.models import MODELS, unbatched
 
 FULL_SCALE = 0.9  # the loudest truth sample of a pluck, as a fraction of 16-bit full scale
 
@@ -68,8 +70,7 @@ def write_audio(directory, truth, preds, fs, point, figure=None, where="a magnet
             write_wav(directory / file, signal, fs, gain)
             error = ""
             if name != "truth":
-                err = np.sum((preds[name][i] - truth[i]) ** 2) / np.sum(truth[i] ** 2)
-                error = f"<br>rel. MSE {err:.2e}"
+                error = f"<br>rel. MSE {relative_mse(preds[name][i], truth[i]):.2e}"
             player = f'<audio controls preload="auto" src="{file}"></audio>'
             cells.append(f"<td><b>{html.escape(name)}</b>{error}<br>{player}</td>")
         rows.append(f"<tr><th>pluck {i}</th>{''.join(cells)}</tr>")
@@ -105,11 +106,11 @@ Promise.all(players.map(a => a.readyState >= 1 ? Promise.resolve() : new Promise
 """
 
 
-def synthesiser(model, params, n_steps, point):
+def synthesiser(model, params, n_steps, point, streams=True):
     """A jitted first frame (W, C) -> (T,) displacement at `point`: the whole rollout, but only that
     point decoded (the GRU has no such shortcut: it computes every point at every step). The
     parameters are arguments of the compiled function, not constants folded into it."""
-    if isinstance(model, GRUString):
+    if not streams:
         run = jax.jit(lambda p, first: model.apply({"params": p}, first[None], n_steps)[0, :, point, 0])
     else:
         single = unbatched(model)
@@ -142,18 +143,30 @@ def block_synthesiser(model, params, length, n_steps, point, channels):
     return partial(start, params), block
 
 
-def speed(model, params, first_frame, fs, point, channels):
+def speed(model, params, first_frame, fs, point, channels, streams=True):
     """× real time of one second synthesised at fs and at 48 kHz (batch 1, jit, median of 20), and
     for the modal models the cost of a 64-sample block at 48 kHz as a fraction of its duration."""
     row = {}
     for key, rate in (("rtf", fs), ("rtf_48k", 48000.0)):
         n = round(rate)
-        synthesise = synthesiser(model, params, n, point)
+        synthesise = synthesiser(model, params, n, point, streams)
         row[key] = 1.0 / median_seconds(synthesise, first_frame)
-    if not isinstance(model, GRUString):
+    if streams:
         start, block = block_synthesiser(model, params, 64, 48000, point, channels)
         row["block_64_48k"] = median_seconds(block, start(first_frame), repeats=200) / (64 / 48000)
     return row
+
+
+def time_synthesis(report):
+    """Each model's synthesis `speed` (its first seed), added to its result in a train_and_evaluate
+    Report: called by the command line after training, not by the loop."""
+    data = report.dataset
+    first = jnp.asarray(data.val[0, 0])
+    for result in report.results:
+        name = result["model"]
+        params = report.params[(name, result["seeds"][0])]
+        model, streams = report.models[name], MODELS[name].streams
+        result.update(speed(model, params, first, data.fs, data.point, data.val.shape[3], streams))
 
 
 def median_seconds(fn, *args, repeats=20, rounds=5):

@@ -17,10 +17,12 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from examples.string.configs.base import ConfigError
+
 FORMAT = "examples checkpoint, version 2"  # version 1 stored the flags, not the configuration
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ConfigError):
     """What does not match, in one line."""
 
 
@@ -50,8 +52,9 @@ class Checkpoint(NamedTuple):
         return restore(self.directory, name, seed, target)
 
 
-def save(directory, config, report):
-    """Write a train_and_evaluate Report's models (every seed) and config.json under `directory`."""
+def save(directory, example, config, report):
+    """Write a train_and_evaluate Report's models (every seed) and config.json under `directory`, a
+    checkpoint of `example` (its name)."""
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     checkpointer = ocp.StandardCheckpointer()
@@ -60,7 +63,7 @@ def save(directory, config, report):
     checkpointer.wait_until_finished()
     record = dict(
         format=FORMAT,
-        example=config.example,
+        example=example,
         config=dataclasses.asdict(config),
         scale=np.asarray(report.dataset.scale).tolist(),
         data=report.dataset.description,

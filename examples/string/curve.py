@@ -10,14 +10,12 @@ curve can be made in several runs.
 """
 
 import json
-import logging
-import sys
 from pathlib import Path
 
 from absl import app, flags
 
-from examples.string import configs, table, train
-from examples.string.configs.base import define_flags, resolve
+from examples.string import cli, configs, input_pipeline, table, train
+from examples.string.configs.base import ConfigError, define_flags, resolve
 from examples.string.configs.default import Config
 from examples.string.figures import save_curve
 from examples.string.models import MODELS
@@ -31,19 +29,13 @@ flags.mark_flag_as_required("workdir")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.getLogger("jax").setLevel(logging.WARNING)
-    train.full_precision()
-    try:
-        sizes = [int(s) for s in _SIZES.value]
+    cli.opening(argv)
+    with cli.one_line_errors("examples.string.curve"):
         config = resolve(Config, configs.CONFIGS, _CONFIG.value, list(MODELS))
-        if not all(0 < s <= config.train for s in sizes):
-            raise ValueError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
-        train.learning_curve(config, sizes, _WORKDIR.value)
-    except ValueError as error:
-        print(f"examples.string.curve: {error}", file=sys.stderr)
-        sys.exit(2)
+        sizes = [int(s) for s in _SIZES.value if s.isdigit()]
+        if len(sizes) < len(_SIZES.value) or not all(0 < s <= config.train for s in sizes):
+            raise ConfigError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
+        train.learning_curve(config, input_pipeline.get_dataset, sizes, _WORKDIR.value)
     curve = {
         name: [point[:3] for point in points] for name, points in table.curve_points(_WORKDIR.value).items()
     }

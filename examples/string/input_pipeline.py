@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from examples.string import physics
+from examples.string.configs.base import ConfigError
 
 STRINGS = {"nylon_b": physics.NYLON_B, "steel_a2": physics.STEEL_A2}
 
@@ -40,8 +41,6 @@ def initial_shapes(config, n_plucks, rng):
     length; the shape exp(−((x − m)/s)²) on the grid (ic="gaussian") or each grid point uniform in
     (0, 1) (ic="noise"); a peak uniform in config.peak; the shape scaled so that its largest value on
     the grid is that peak. The ends are then held at rest (u = 0 there), as their solver does."""
-    if config.ic not in ("gaussian", "noise"):
-        raise ValueError(f"ic={config.ic!r}: expected 'gaussian' or 'noise'")
     x = np.linspace(0, 1, config.points)
     low = config.width[0] or min(2 * x[1], config.width[1])
     shapes = np.empty((n_plucks, config.points))
@@ -86,18 +85,19 @@ def make_plucks(config, n_plucks, rng):
 
 def get_dataset(config, scale=None):
     """The run's Dataset: config.train / val / test simulated plucks, or config.data's trajectories
-    (the last config.test held out, the config.val before them validating, every one before those
-    training). config.train_plucks trains on the first that many (the validation set unchanged);
+    (the last config.data_test held out, the config.val before them validating, every one before
+    those training). config.train_plucks trains on the first that many (the validation set unchanged);
     config.mirror adds each mirrored, and so does a set of fewer than config.mirror_below plucks. Each
     channel is divided by its training standard deviation, or by `scale` (a checkpoint's)."""
     if config.data:
         frames, fs = load_trajectories(config.data)
-        if config.val + config.test >= len(frames):
-            raise ValueError(
-                f"val={config.val}, test={config.test}: expected fewer than the {len(frames)} trajectories "
-                f"in data={config.data}"
+        n_test = round(config.data_test * len(frames)) if config.data_test < 1 else int(config.data_test)
+        if config.val + n_test >= len(frames):
+            raise ConfigError(
+                f"--val={config.val}, --data_test={config.data_test:g}: expected fewer than the "
+                f"{len(frames)} trajectories of --data={config.data}, leaving some to train on"
             )
-        counts = (len(frames) - config.val - config.test, config.val, config.test)
+        counts = (len(frames) - config.val - n_test, config.val, n_test)
         frames, true_lam = frames.astype(np.float32), None
         name = config.data.rsplit("/", 1)[-1]
         source = {"data": name}
@@ -115,16 +115,14 @@ def get_dataset(config, scale=None):
             "ic": config.ic,
             "data_seed": config.data_seed,
         }
-    if config.channels not in ("u", "uv") or config.channels == "uv" and frames.shape[-1] < 2:
-        raise ValueError(f"channels={config.channels!r}: expected 'u', or 'uv' with velocities in the data")
+    if config.channels == "uv" and frames.shape[-1] < 2:
+        raise ConfigError(f"--channels={config.channels}: expected u, the data having no velocities v")
     frames = frames[..., : len(config.channels)]  # u is channel 0, v channel 1
     n_train, n_val, n_test = counts
-    if not 0 <= config.train_plucks <= n_train:
-        raise ValueError(
-            f"train_plucks={config.train_plucks}: expected 0 (all) to the {n_train} training plucks"
+    if config.train_plucks > n_train:
+        raise ConfigError(
+            f"--train_plucks={config.train_plucks}: expected 0 (all) to the {n_train} training plucks"
         )
-    if config.mirror_below < 0:
-        raise ValueError(f"mirror_below={config.mirror_below}: expected a number of plucks ≥ 0")
     train = frames[: config.train_plucks or n_train]
     mirrored = config.mirror or len(train) < config.mirror_below
     if mirrored:
@@ -148,28 +146,28 @@ def get_dataset(config, scale=None):
 def load_trajectories(path):
     """(frames (N, T, W, C), fs) from an .npz with u (N, T, W), optional v (N, T, W) and fs (Hz).
 
-    Raises ValueError with one line naming the array and what was expected.
+    Raises ConfigError with one line naming the array and what was expected.
     """
     try:
         archive = np.load(path)
     except (OSError, ValueError) as error:
-        raise ValueError(f"data={path}: cannot read it as .npz ({error})") from None
+        raise ConfigError(f"--data={path}: cannot read it as .npz ({error})") from None
     if "u" not in archive:
-        raise ValueError(f"data={path}: no array 'u': expected u (N, T, W) displacement")
+        raise ConfigError(f"--data={path}: no array 'u': expected u (N, T, W) displacement")
     u = archive["u"]
     if u.ndim != 3:
-        raise ValueError(f"data={path}: u has shape {u.shape}: expected (N, T, W)")
+        raise ConfigError(f"--data={path}: u has shape {u.shape}: expected (N, T, W)")
     channels = [u]
     if "v" in archive:
         if archive["v"].shape != u.shape:
-            raise ValueError(f"data={path}: v has shape {archive['v'].shape}: expected u's {u.shape}")
+            raise ConfigError(f"--data={path}: v has shape {archive['v'].shape}: expected u's {u.shape}")
         channels.append(archive["v"])
     for name, array in zip("uv", channels, strict=False):
         if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
-            raise ValueError(f"data={path}: {name} has non-finite or non-numeric entries: expected finite")
+            raise ConfigError(f"--data={path}: {name} has non-finite or non-numeric entries: expected finite")
     if u.shape[0] < 2 or u.shape[1] < 2:
-        raise ValueError(f"data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
+        raise ConfigError(f"--data={path}: u has shape {u.shape}: expected N ≥ 2 trajectories of T ≥ 2 steps")
     fs = archive["fs"] if "fs" in archive else np.array(np.nan)
     if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
-        raise ValueError(f"data={path}: fs missing or not a positive number: expected the sample rate, Hz")
+        raise ConfigError(f"--data={path}: fs missing or not a positive number: expected the sample rate, Hz")
     return np.stack(channels, axis=-1).astype(np.float64), float(fs)

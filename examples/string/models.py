@@ -34,6 +34,8 @@ class ModelKind:
     varying: bool = False  # Koopman_var: the rollout times a gain of |x|² (PolarGain)
     recurrent: bool = False  # the GRU: no eigenvalues, no DMD start, its own recipe and seeds
     banked: bool = False  # may start from a frequency bank (config.bank)
+    label: str = ""  # its row in the tables
+    streams: bool = True  # synthesises one grid point in blocks (KoopmanString.start, synthesise_block)
 
     def uses_dmd(self, init):
         """Whether its parameters start from dmd_parameters."""
@@ -53,10 +55,10 @@ class ModelKind:
 
 
 MODELS = {
-    "dmd": ModelKind(fitted=True),
-    "koopman": ModelKind(banked=True),
-    "koopman_var": ModelKind(varying=True),
-    "gru": ModelKind(recurrent=True),
+    "dmd": ModelKind(fitted=True, label="DMD"),
+    "koopman": ModelKind(banked=True, label="Koopman"),
+    "koopman_var": ModelKind(varying=True, label="Koopman_var"),
+    "gru": ModelKind(recurrent=True, label="GRU", streams=False),
 }
 # `pitch`: the MLP's output, of order 1 after a few steps, times this is the relative raise of each
 # frequency. A raise δ turns the last of T steps by T·δ·arg λ: unscaled, one Adam step on its last

@@ -13,7 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from examples.string import input_pipeline, train
+from examples.string import input_pipeline, metrics, train
+from examples.string.configs.base import ConfigError
 from examples.string.figures import fundamental_frequency, plt
 from examples.string.models import MODELS
 
@@ -28,7 +29,7 @@ def shifted(config, shift):
         return dataclasses.replace(config, peak=getattr(config, shift))
     if shift == "shape":
         return dataclasses.replace(config, ic="noise" if config.ic == "gaussian" else "gaussian")
-    raise ValueError(f"shifts={shift!r}: expected some of {', '.join(SHIFTS)}")
+    raise ConfigError(f"--shifts={shift}: expected some of {', '.join(SHIFTS)}")
 
 
 def check(config):
@@ -36,18 +37,18 @@ def check(config):
     for shift in config.shifts:
         shifted(config, shift)
     if config.shifts and config.data:
-        raise ValueError(
-            f"shifts={','.join(config.shifts)} with data={config.data}: expected simulated plucks"
+        raise ConfigError(
+            f"--shifts={','.join(config.shifts)} with --data={config.data}: expected simulated plucks"
         )
     if "longer" in config.shifts and not config.horizon * config.fs >= config.samples:
-        raise ValueError(
-            f"horizon={config.horizon:g}: expected at least the training trajectories' "
+        raise ConfigError(
+            f"--horizon={config.horizon:g}: expected at least the training trajectories' "
             f"{config.samples / config.fs:g} s"
         )
     for name in ("louder", "softer"):
         low, high = getattr(config, name)
         if name in config.shifts and not 0 < low <= high:
-            raise ValueError(f"{name}={low:g},{high:g}: expected 0 < low ≤ high, m")
+            raise ConfigError(f"--{name}={low:g},{high:g}: expected 0 < low ≤ high, m")
 
 
 def plucks(config, scale):
@@ -62,21 +63,6 @@ def plucks(config, scale):
     return frames
 
 
-def segment_errors(pred, true, length):
-    """Relative MSE of each segment of `length` steps of (B, T, W, C) rollouts, and each segment's
-    share of Σ true²: the whole rollout's relative MSE is Σ share · error."""
-    starts = range(0, true.shape[1], length)
-    sums = [
-        (
-            np.sum((pred[:, i : i + length] - true[:, i : i + length]).astype(np.float64) ** 2),
-            np.sum(true[:, i : i + length].astype(np.float64) ** 2),
-        )
-        for i in starts
-    ]
-    total = sum(energy for _, energy in sums)
-    return [float(err / energy) for err, energy in sums], [float(energy / total) for _, energy in sums]
-
-
 def evaluate(trained, frames, fs, validation):
     """One model's scores on every shift: trained [(module, parameters)] of its seeds, frames
     {shift: frames}, `validation` its validation relative MSE of each seed. For each shift the mean
@@ -88,11 +74,11 @@ def evaluate(trained, frames, fs, validation):
         seeds, per_second, by_tenth = [], [], []
         for module, params in trained:
             pred = train.predict(module, params, true[:, 0], true.shape[1])
-            seeds.append(train.errors(pred, true)[0])
+            seeds.append(metrics.errors(pred, true)[0])
             if shift == "longer":
                 first = pred[0] if first is None else first
-                per_second.append(segment_errors(pred, true, round(fs)))
-                by_tenth.append(segment_errors(pred, true, round(fs / 10))[0])
+                per_second.append(metrics.segment_errors(pred, true, round(fs)))
+                by_tenth.append(metrics.segment_errors(pred, true, round(fs / 10))[0])
         mse = float(np.mean(seeds))
         scores[shift] = {"rel_mse": mse, "rel_mse_seeds": seeds, "ratio": mse / float(np.mean(validation))}
         if shift == "longer":

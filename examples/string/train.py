@@ -9,13 +9,6 @@ errors.
 """
 
 import dataclasses
-import datetime
-import importlib
-import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from functools import cache, partial
 from pathlib import Path
@@ -28,7 +21,8 @@ import optax
 from einops import rearrange
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from examples.string.audio import speed
+from examples.string import metrics, results
+from examples.string.configs.base import ConfigError
 from examples.string.models import (
     MODELS,
     bank_modes,
@@ -41,7 +35,6 @@ from examples.string.models import (
 )
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
-ROOT = Path(__file__).resolve().parents[2]  # the repository: commands and commits are named from it
 
 
 def full_precision():
@@ -197,8 +190,8 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     n_steps_train, latent, budget = recipe.steps, recipe.latent, recipe.budget
     batch_size, n_devices = min(recipe.batch, len(frames)), jax.device_count()
     if batch_size % n_devices:
-        raise ValueError(
-            f"batch={recipe.batch} (of {len(frames)} trajectories): expected a multiple of the "
+        raise ConfigError(
+            f"--batch={recipe.batch} (of {len(frames)} trajectories): expected a multiple of the "
             f"{n_devices} devices the batch is split over"
         )
     split, replicated = data_parallel()
@@ -286,111 +279,34 @@ def predict(model, params, first_frames, n_steps, chunk=16):
 
 def validation_mse(model, params, val_frames):
     """Relative MSE of the model's rollouts from the first frames of val_frames (B, T, W, C)."""
-    return errors(predict(model, params, val_frames[:, 0], val_frames.shape[1]), val_frames)[0]
-
-
-def error_sums(pred, true):
-    """Each trajectory's Σ(pred − true)², Σ true², Σ|pred − true| and Σ|true| (B, 4), in float64.
-    One trajectory at a time: four float64 copies of a whole set are 256 MB at (20, 4000, 101), and
-    making them took 3× the sums (0.13 against 0.04 s), at each of a run's twenty validations."""
-    sums = np.zeros((len(true), 4))
-    for i, (p, t) in enumerate(zip(pred, true, strict=True)):
-        t = np.asarray(t, np.float64).ravel()
-        d = np.asarray(p, np.float64).ravel() - t
-        sums[i] = d @ d, t @ t, np.abs(d).sum(), np.abs(t).sum()
-    return sums
-
-
-def errors(pred, true, sums=None):
-    """Relative MSE Σ(pred − true)² / Σ true² and relative MAE Σ|pred − true| / Σ|true| over the set
-    (from its error_sums, if given)."""
-    total = (error_sums(pred, true) if sums is None else sums).sum(axis=0)
-    return float(total[0] / total[1]), float(total[2] / total[3])
-
-
-def pluck_spread(sums):
-    """The sample std, across the trajectories of error_sums, of each one's relative MSE and relative
-    MAE (the paper's DMD row gives this spread "across the validation dataset")."""
-    mse, mae = sums[:, 0] / sums[:, 1], sums[:, 2] / sums[:, 3]
-    ddof = 1 if len(sums) > 1 else 0
-    return float(np.std(mse, ddof=ddof)), float(np.std(mae, ddof=ddof))
-
-
-def batch_errors(pred, true, batch=50, sums=None):
-    """The paper's metric: mean((y − ŷ)²) / mean(y²) per batch of `batch` trajectories (in order),
-    averaged over the batches (from the set's error_sums, if given); errors() is over the whole set
-    at once."""
-    sums = error_sums(pred, true) if sums is None else sums
-    blocks = [sums[i : i + batch].sum(axis=0) for i in range(0, len(sums), batch)]
-    return float(np.mean([block[0] / block[1] for block in blocks]))
-
-
-def frequency_errors(lam, true_lam, frames):
-    """Largest relative error of the learned frequencies arg λ (nearest learned to each true one) over
-    the string's modes with ≥ 1 % of the energy ω_n² q_n² of the first frames (B, T, W, C)."""
-    n = np.arange(1, true_lam.size + 1)
-    shapes = np.sin(np.outer(np.linspace(0, np.pi, frames.shape[2]), n))  # (W, N)
-    q = frames[:, 0, :, 0] @ shapes  # (B, N), up to a common factor
-    true_angle = np.abs(np.angle(true_lam))
-    energy = np.sum(q**2, axis=0) * true_angle**2
-    angles = np.abs(np.angle(lam))
-    err = [
-        np.min(np.abs(angles - a)) / a
-        for a, e in zip(true_angle, energy, strict=True)
-        if e >= 0.01 * energy.sum()
-    ]
-    return max(err)
-
-
-def aggregate(runs):
-    """One result from the runs of a model over seeds: the means (relative MSE over the whole set and
-    by batches), the sample std and worst of the relative MSE, and every seed's relative MSE."""
-    mse = np.array([r["rel_mse"] for r in runs])
-    return dict(
-        model=runs[0]["model"],
-        rel_mse=float(mse.mean()),
-        rel_mae=float(np.mean([r["rel_mae"] for r in runs])),
-        rel_mse_batches=float(np.mean([r["rel_mse_batches"] for r in runs])),
-        train_rel_mse=float(np.mean([r["train_rel_mse"] for r in runs])),
-        rel_mse_std=float(mse.std(ddof=1)) if mse.size > 1 else 0.0,
-        rel_mse_worst=float(mse.max()),
-        rel_mse_seeds=mse.tolist(),
-        params=runs[0]["params"],
-        train_seconds=float(np.mean([r["train_seconds"] for r in runs])),
-        stopped_at=[r["stopped_at"] for r in runs if r["stopped_at"] is not None],
-    )
+    return metrics.errors(predict(model, params, val_frames[:, 0], val_frames.shape[1]), val_frames)[0]
 
 
 class Report(NamedTuple):
     """What train_and_evaluate returns."""
 
     dataset: object  # the input pipeline's Dataset
-    results: list  # one dict per model: aggregate() of its seeds, per-seed lists, speeds
+    results: list  # one dict per model: metrics.aggregate() of its seeds
     models: dict  # name -> module of its first seed (Koopman_var's power scale is per seed)
     params: dict  # (name, seed) -> trained parameters
     power_scales: dict  # name -> Koopman_var's power scale of each seed (1.0 for the others)
     preds: dict  # name -> validation rollouts (V, T, W, C) of its first seed
     eigenvalues: dict  # name -> λ (D,) of its first seed, modal models
     curves: dict  # "name/seed" -> [(seconds, step, validation rel. MSE)]
-    commit: str | None  # the code's commit when the run started (train.commit)
+    commit: str | None  # the code's commit when the run started (results.commit)
 
 
-def get_dataset(config, scale=None):
-    """The Dataset of config's example (its input_pipeline.get_dataset)."""
-    return importlib.import_module(f"examples.{config.example}.input_pipeline").get_dataset(config, scale)
-
-
-def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
+def train_and_evaluate(config, dataset, workdir=None, restored=None, log=LOG):
     """Every model of config.models, each seed: start it (its own initialisers, then DMD as config.init
     says), train it with its `recipe` unless it is fitted (DMD), and score its rollouts of the whole
     validation set from their first frames. One loop for every model and every example.
 
+    `dataset`: the caller's input pipeline's Dataset (with a checkpoint's scale, if restored).
     `restored`: a checkpoints.Checkpoint whose models are evaluated instead of trained. `workdir`:
-    write one results file per model there (`write_results`).
+    write one results file per model there (`results.write`), after every seed.
     The seconds counted are the model's start (its DMD fit included) and training, not validation.
     """
-    made_with = commit()  # the code as it is now, not when a results file is written
-    dataset = get_dataset(config, restored.scale if restored else None)
+    made_with = results.commit()  # the code as it is now, not when a results file is written
     if restored:
         restored.check_data(dataset.description)
     train_frames = dataset.train
@@ -425,25 +341,11 @@ def train_and_evaluate(config, workdir=None, restored=None, log=LOG):
                 report.preds[name] = pred
                 if not kind.recurrent:
                     report.eigenvalues[name] = eigenvalues_of(params, model)
-                speeds = {}
-                if config.speed:
-                    first, channels = jnp.asarray(dataset.val[0, 0]), dataset.val.shape[3]
-                    speeds = speed(model, params, first, dataset.fs, dataset.point, channels)
+            seeds = range(config.seed, config.seed + len(runs))
             if workdir:  # after every seed: a run stopped early leaves the seeds it finished
-                write_results(workdir, config, dataset, {**summary(runs, config.seed), **speeds}, made_with)
-        report.results.append({**summary(runs, config.seed), **speeds})
+                results.write(workdir, config, dataset, metrics.aggregate(runs, seeds), made_with)
+        report.results.append(metrics.aggregate(runs, seeds))
     return report
-
-
-def summary(runs, first_seed):
-    """aggregate() of a model's runs, with each seed's numbers and the seeds themselves."""
-    result = aggregate(runs)
-    keys = ["rel_mae", "rel_mse_batches", "rel_mse_pluck_std", "rel_mae_pluck_std", "train_rel_mse"]
-    keys += ["train_seconds", "stopped_at"]
-    for key in keys + (["frequency_error"] if "frequency_error" in runs[0] else []):
-        result[f"{key}_seeds"] = [r[key] for r in runs]
-    result["seeds"] = list(range(first_seed, first_seed + len(runs)))
-    return result
 
 
 def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
@@ -461,7 +363,7 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     )
     if restored:
         i = seed - config.seed
-        model = model.clone(power_scale=restored.power_scales[name][i])
+        model = model.clone(power_scale=restored.power_scales[name][i]) if kind.varying else model
         target = model.init(jax.random.key(0), jnp.asarray(dataset.val[:1, 0]), 2, None)["params"]
         params, seconds, stopped_at = (
             restored.params(name, seed, target),
@@ -479,12 +381,9 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
             params, seconds = trained.params, seconds + trained.seconds
             stopped_at, curve = trained.stopped_at, trained.curve
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
-    sums = error_sums(pred, dataset.val)  # once for the set's errors, by batch and across it
-    run = dict(zip(("rel_mse", "rel_mae"), errors(pred, dataset.val, sums), strict=True))
+    run = metrics.scores(pred, dataset.val)
     run.update(
-        zip(("rel_mse_pluck_std", "rel_mae_pluck_std"), pluck_spread(sums), strict=True),
         model=name,
-        rel_mse_batches=batch_errors(pred, dataset.val, sums=sums),
         train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
         params=sum(p.size for p in jax.tree.leaves(params)),
         train_seconds=seconds,
@@ -492,102 +391,18 @@ def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
     )
     if dataset.true_eigenvalues is not None and not kind.recurrent:
         lam = eigenvalues_of(params, model)
-        run["frequency_error"] = frequency_errors(lam, dataset.true_eigenvalues, dataset.train)
+        run["frequency_error"] = metrics.frequency_errors(lam, dataset.true_eigenvalues, dataset.train)
     return model, params, run, curve, pred
 
 
-def write_results(workdir, config, dataset, result, made_with):
-    """`workdir/<model>.json`: the model's per-seed numbers, the whole configuration, the command, the
-    commit it was made with, the machine and the date: a table's cell, and how to make it again."""
-    record = {
-        "model": result["model"],
-        "data": dataset.description,
-        "result": result,
-        "config": dataclasses.asdict(config),
-        "command": command_line(),
-        "commit": made_with,
-        "machine": machine(),
-        "jax": jax.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-    }
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    (Path(workdir) / f"{result['model']}.json").write_text(json.dumps(record, indent=1) + "\n")
-
-
-def machine():
-    """The accelerator's name, or the processor's as Linux reports it and the cores JAX may use."""
-    device = jax.devices()[0]
-    if device.platform != "cpu":
-        return f"{device.device_kind} ({jax.device_count()} devices)"
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return f"{names[0] if names else platform.processor() or 'CPU'}, {os.cpu_count()} cores"
-
-
-def command_line():
-    """This process's command line, as it would be typed in the repository to run it again: a module of
-    the repository run with -m (its path in sys.argv[0]) as `python -m` that module."""
-    script = Path(sys.argv[0]).resolve()
-    if script.suffix != ".py" or not script.is_relative_to(ROOT):
-        return " ".join(sys.argv)
-    module = ".".join(script.relative_to(ROOT).with_suffix("").parts).removesuffix(".__main__")
-    return " ".join([f"python -m {module}", *sys.argv[1:]])
-
-
-def commit():
-    """The repository's commit, `+changes` if its code (Python files, requirements) differs from it;
-    None outside git."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        )
-        code = ["git", "status", "--porcelain", "-uno", "--", "*.py", "requirements*.txt"]
-        dirty = subprocess.run(code, cwd=ROOT, capture_output=True, text=True)
-    except OSError:
-        return None
-    if head.returncode:
-        return None
-    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
-
-
-def print_table(results, paper=None):
-    """The results as a table on stdout; `paper`: {model: the paper's relative MSE} for a last column."""
-    print(
-        f"\n{'model':<12} {'params':>8} {'train s':>8} {'seeds':>5} {'rel MSE (std)':>21} {'worst':>10} "
-        f"{'train':>10} {'by 50':>10} {'rel MAE':>10} {'× RT':>8} {'× RT 48k':>9} {'block 64':>9}"
-        + (f" {'paper MSE':>10}" if paper else "")
-    )
-    for r in results:
-        one = len(r["rel_mse_seeds"]) == 1
-        std = f"{r['rel_mse_pluck_std_seeds'][0]:.1e}p" if one else f"{r['rel_mse_std']:.1e}"
-        mse = f"{r['rel_mse']:.3e} ({std})"
-        speeds = [f"{r['rtf']:>8.0f}", f"{r['rtf_48k']:>9.1f}"] if "rtf" in r else [f"{'–':>8}", f"{'–':>9}"]
-        speeds.append(f"{r['block_64_48k']:>9.3f}" if "block_64_48k" in r else f"{'–':>9}")
-        cells = (
-            f"{r['params']:>8} {r['train_seconds']:>8.0f} {len(r['rel_mse_seeds']):>5} {mse:>21} "
-            f"{r['rel_mse_worst']:>10.3e} {r['train_rel_mse']:>10.3e} {r['rel_mse_batches']:>10.3e} "
-            f"{r['rel_mae']:>10.3e} " + " ".join(speeds)
-        )
-        if paper:
-            cells += f" {paper[r['model']]:>10.4g}" if r["model"] in paper else f" {'–':>10}"
-        stopped = f"  stopped by the budget at step {r['stopped_at']}" if r["stopped_at"] else ""
-        print(f"{r['model']:<12} {cells}{stopped}")
-    print("rel MSE: over the whole validation set, (std) over the seeds, (std p) over the validation")
-    print("plucks for one seed; train: on as many training plucks; by 50: the paper's, per batch of 50,")
-    print("averaged;")
-    print("× RT: times faster than real time at fs and 48 kHz; block 64: a 64-sample block's cost at 48 kHz")
-    print("as a fraction of its duration")
-
-
-def learning_curve(config, sizes, workdir, log=LOG):
-    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size."""
+def learning_curve(config, get_dataset, sizes, workdir, log=LOG):
+    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size, on
+    get_dataset(config) (the example's input pipeline) of the first that many training plucks."""
     curve = {name: [] for name in config.models}
     for size in sizes:
         log(f"=== {size} training plucks")
-        report = train_and_evaluate(
-            dataclasses.replace(config, train_plucks=size), Path(workdir) / str(size), log=log
-        )
+        sized = dataclasses.replace(config, train_plucks=size)
+        report = train_and_evaluate(sized, get_dataset(sized), Path(workdir) / str(size), log=log)
         for result in report.results:
             curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
     return curve

@@ -7,32 +7,38 @@ the linear membrane.
 """
 
 import dataclasses
-from typing import ClassVar
+import math
 
-from examples.string.configs.base import Base, setting
+from examples.string.configs.base import Base, Check, above, at_least, each, one_of, setting, span
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(Base):
     """Every setting of a membrane run: the data, the models, the recipe and the seeds."""
 
-    example: ClassVar[str] = "membrane"  # the package whose input_pipeline.get_dataset reads this
-
     models: tuple = setting(("dmd", "koopman", "koopman_var"), "Models trained: dmd, koopman, koopman_var.")
     dmd_delays: int = setting(
-        2, "The DMD model's frames stacked: 2, Hankel DMD, exact on the linear membrane."
+        2, "The DMD model's frames stacked: 2, Hankel DMD, exact on the linear membrane.", at_least(1)
     )
-    model_size: int = setting(32, "Complex state size D of the modal models.")
-    membrane: str = setting("linear", "linear or nonlinear (Berger tension modulation) membrane.")
-    modes: int = setting(24, "Lowest membrane modes simulated.")
-    fs: float = setting(4000.0, "Sample rate, Hz.")
-    samples: int = setting(1000, "T, samples of each trajectory.")
-    points: tuple = setting((9, 8), "Grid points Nx, Ny, edges included.")
-    train: int = setting(200, "Training plucks.")
-    val: int = setting(50, "Validation plucks.")
-    peak: tuple = setting((1e-3, 1e-2), "Range of a pluck's peak displacement, m.")
-    channels: str = setting("u", "What the models see and predict: u.")
-    pickup: tuple = setting((0.3, 0.4), "Listening point x, y, fractions of Lx and Ly.")
+    model_size: int = setting(32, "Complex state size D of the modal models.", at_least(1))
+    membrane: str = setting(
+        "linear", "linear or nonlinear (Berger tension modulation) membrane.", one_of("linear", "nonlinear")
+    )
+    modes: int = setting(24, "Lowest membrane modes simulated.", at_least(1))
+    fs: float = setting(4000.0, "Sample rate, Hz.", above(0))
+    samples: int = setting(1000, "T, samples of each trajectory.", at_least(2))
+    points: tuple = setting((9, 8), "Grid points Nx, Ny, edges included.", each(at_least(3), 2))
+    train: int = setting(200, "Training plucks.", at_least(1))
+    val: int = setting(50, "Validation plucks.", at_least(1))
+    peak: tuple = setting(
+        (1e-3, 1e-2), "Range of a pluck's peak displacement, m.", span(0, math.inf, positive=True)
+    )
+    channels: str = setting("u", "What the models see and predict: u.", one_of("u"))
+    pickup: tuple = setting(
+        (0.3, 0.4),
+        "Listening point x, y, fractions of Lx and Ly.",
+        each(Check(lambda v: 0 <= v <= 1, "in [0, 1]"), 2),
+    )
 
 
 def get_config():

@@ -1,23 +1,69 @@
-"""What both examples' configurations share: the models, the training recipe and the seeds, and the
-flags made from a configuration's fields.
+"""What both examples' configurations share: the models, the training recipe and the seeds, the
+flags made from a configuration's fields, and the checks of every field.
 
-A configuration is a frozen dataclass; each field is declared by `setting(default, help)`, so its
-meaning is written once and `--help` shows it. Every field is a flag of the same name, which
-overrides the configuration chosen with --config.
+A configuration is a frozen dataclass; each field is declared by `setting(default, help, check)`, so
+its meaning and its valid values are written once, `--help` shows them, and `validate` checks them
+wherever a configuration is resolved: from flags and from a checkpoint alike. Every field is a flag
+of the same name, which overrides the configuration chosen with --config.
 """
 
 import dataclasses
 import math
 import typing
+from collections.abc import Callable
 
 from absl import flags
 
 flags.disclaim_key_flags()  # the flags defined here are those of the main module calling define_flags
 
 
-def setting(default, help_text):
-    """A configuration field: its default and what it means (the flag's help)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
+class ConfigError(ValueError):
+    """The project's own error for a bad setting, data file or checkpoint: one line naming it, the
+    value given and what was expected. At the command line only these become one line and exit 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """A field's valid values: `test(value)` and what it expects, in words."""
+
+    test: Callable  # value -> bool
+    expected: str  # e.g. "an integer ≥ 1"
+
+
+def at_least(low):
+    return Check(lambda v: v >= low, f"≥ {low:g}")
+
+
+def above(low):
+    return Check(lambda v: v > low, f"> {low:g}")
+
+
+def one_of(*choices):
+    return Check(lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
+
+
+def some_of(*choices):
+    return Check(lambda v: all(c in choices for c in v), "some of " + ", ".join(map(str, choices)))
+
+
+def span(low, high, positive=False):
+    """A range (a, b) with low ≤ a ≤ b ≤ high (0 < a with `positive`)."""
+    return Check(
+        lambda v: len(v) == 2 and low <= v[0] <= v[1] <= high and (v[0] > 0 or not positive),
+        f"two values a,b with {'0 <' if positive else f'{low:g} ≤'} a ≤ b ≤ {high:g}",
+    )
+
+
+def each(check, count):
+    """`count` values, each passing `check`."""
+    return Check(
+        lambda v: len(v) == count and all(check.test(x) for x in v), f"{count} values, each {check.expected}"
+    )
+
+
+def setting(default, help_text, check=None):
+    """A configuration field: its default, what it means (the flag's help) and its valid values."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "check": check})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,74 +77,99 @@ class Base:
         "dmd_eigs",
         "Start of the modal models: eigenvalues from DMD (dmd_eigs); eigenvalues, encoder and decoder "
         "from DMD (dmd); the modules' own initialisers, the seed's LRU ranges (random).",
+        one_of("dmd_eigs", "dmd", "random"),
     )
-    dmd_delays: int = setting(1, "The DMD model's frames stacked: 1, the paper's DMD; 2, Hankel DMD.")
-    model_size: int = setting(25, "Complex state size D of the modal models.")
+    dmd_delays: int = setting(
+        1, "The DMD model's frames stacked: 1, the paper's DMD; 2, Hankel DMD.", at_least(1)
+    )
+    model_size: int = setting(25, "Complex state size D of the modal models.", at_least(1))
     r_min: float = setting(
-        0.99, "Random start: |λ| uniform in [r_min, r_max] (as the seed's LRU), of every state."
+        0.99,
+        "Random start: |λ| uniform in [r_min, r_max] (as the seed's LRU), of every state.",
+        Check(lambda v: 0 < v < 1, "in (0, 1)"),
     )
-    r_max: float = setting(0.9999, "Random start: the largest |λ|.")
-    max_phase: float = setting(math.pi, "Random start: arg λ uniform in [0, max_phase].")
-    dynamics: str = setting("lru", "Koopman's eigenvalue parameterisation: lru or discrete.")
+    r_max: float = setting(0.9999, "Random start: the largest |λ|.", Check(lambda v: 0 < v < 1, "in (0, 1)"))
+    max_phase: float = setting(math.pi, "Random start: arg λ uniform in [0, max_phase].", above(0))
+    dynamics: str = setting(
+        "lru", "Koopman's eigenvalue parameterisation: lru or discrete.", one_of("lru", "discrete")
+    )
     encoder_hidden: int = setting(
-        0, "Koopman models: add an MLP of this width to the linear encoder (0: none)."
+        0, "Koopman models: add an MLP of this width to the linear encoder (0: none).", at_least(0)
     )
     bank: int = setting(
         0,
         "Koopman from DMD (init=dmd): this many more states per DMD mode, at its frequency raised by "
         "bank_step, 2·bank_step, ... (models.frequency_bank); 0: none.",
+        at_least(0),
     )
     bank_modes: int = setting(
         0,
         "The bank's DMD modes, strongest first; 0: the simulated modes (the string's 10 at 4 kHz, 25 "
         "at 16 kHz), at most model_size.",
+        at_least(0),
     )
-    bank_step: float = setting(1e-3, "Relative frequency step of the bank.")
+    bank_step: float = setting(1e-3, "Relative frequency step of the bank.", above(0))
     pitch: bool = setting(False, "Koopman_var: raise each pluck's frequencies by an MLP of its |x0|².")
     # The recipe of the gradient-trained modal models: a number of steps, never of seconds.
-    steps: int = setting(600, "Adam steps of each modal model.")
-    batch: int = setting(16, "Trajectories per training step.")
-    lr: float = setting(1e-2, "Adam rate (cosine-decayed) of every parameter but the eigenvalues.")
-    lr_dynamics: float = setting(1e-6, "Adam rate (cosine-decayed) of the eigenvalue parameters.")
-    lr_var: float = setting(0.0, "Koopman_var's rate in place of lr (its gain included); 0: lr.")
-    steps_var: int = setting(0, "Koopman_var's steps in place of steps; 0: steps.")
-    lr_dynamics_var: float = setting(
-        0.0, "Koopman_var's rate of the eigenvalue parameters in place of lr_dynamics; 0: lr_dynamics."
+    steps: int = setting(600, "Adam steps of each modal model.", at_least(1))
+    batch: int = setting(16, "Trajectories per training step.", at_least(1))
+    lr: float = setting(1e-2, "Adam rate (cosine-decayed) of every parameter but the eigenvalues.", above(0))
+    lr_dynamics: float = setting(
+        1e-6, "Adam rate (cosine-decayed) of the eigenvalue parameters.", at_least(0)
     )
-    window: int = setting(0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.")
+    lr_var: float = setting(0.0, "Koopman_var's rate in place of lr (its gain included); 0: lr.", at_least(0))
+    steps_var: int = setting(0, "Koopman_var's steps in place of steps; 0: steps.", at_least(0))
+    lr_dynamics_var: float = setting(
+        0.0,
+        "Koopman_var's rate of the eigenvalue parameters in place of lr_dynamics; 0: lr_dynamics.",
+        at_least(0),
+    )
+    window: int = setting(
+        0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.", at_least(0)
+    )
     anchor: bool = setting(
         False,
         "Windows start at each trajectory's first frame, not at random offsets (from u alone a later "
         "frame's velocity is unknown; the plucks start at rest).",
     )
-    latent: float = setting(0.0, "Weight of the paper's per-step latent loss.")
+    latent: float = setting(0.0, "Weight of the paper's per-step latent loss.", at_least(0))
     slope: float = setting(
         0.0,
         "Weight of a loss on the error's slope along a 1-D grid (differences times W − 1): a string's "
         "mode n weighted 1 + slope·(nπ)², as its energy weighs it; 0: none.",
+        at_least(0),
     )
     slope_var: float = setting(
         -1.0, "Koopman_var's weight of the slope loss in place of slope; negative: slope."
     )
     loss_frames: int = setting(
-        0, "Score a window longer than this on this many random frames, the same for the batch; 0: all."
+        0,
+        "Score a window longer than this on this many random frames, the same for the batch; 0: all.",
+        at_least(0),
     )
-    clip: float = setting(1.0, "Global gradient-norm clip.")
+    clip: float = setting(1.0, "Global gradient-norm clip.", above(0))
     weight_decay: float = setting(
-        0.0, "Decoupled weight decay (AdamW) of every parameter but the eigenvalues, times the rate."
+        0.0,
+        "Decoupled weight decay (AdamW) of every parameter but the eigenvalues, times the rate.",
+        at_least(0),
     )
     curve_plucks: int = setting(
         20,
         "The validation curve (twenty points a run) scores the first this many validation plucks; 0: "
         "all. The final score is always over all.",
+        at_least(0),
     )
-    budget: float = setting(0.0, "Opt-in guard: stop a model after this many seconds of training; 0: never.")
-    gru_steps: int = setting(140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).")
-    gru_lr: float = setting(1e-2, "Adam rate of the GRU.")
-    seed: int = setting(0, "First seed of the models' initialisation and batches.")
-    seeds: int = setting(1, "Seeds of each trained modal model, from seed (DMD has one).")
-    gru_seeds: int = setting(1, "Seeds of the GRU.")
-    data_seed: int = setting(0, "Seed of the simulated plucks, fixed across the models' seeds.")
+    budget: float = setting(
+        0.0, "Opt-in guard: stop a model after this many seconds of training; 0: never.", at_least(0)
+    )
+    gru_steps: int = setting(
+        140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).", at_least(1)
+    )
+    gru_lr: float = setting(1e-2, "Adam rate of the GRU.", above(0))
+    seed: int = setting(0, "First seed of the models' initialisation and batches.", at_least(0))
+    seeds: int = setting(1, "Seeds of each trained modal model, from seed (DMD has one).", at_least(1))
+    gru_seeds: int = setting(1, "Seeds of the GRU.", at_least(1))
+    data_seed: int = setting(0, "Seed of the simulated plucks, fixed across the models' seeds.", at_least(0))
     speed: bool = setting(True, "Time synthesis: × real time at fs and 48 kHz, 64-sample blocks.")
 
 
@@ -146,18 +217,44 @@ def given_fields(config_class):
             try:
                 value = tuple(element(v) for v in value)
             except ValueError:
-                raise ValueError(f"--{f.name}={','.join(value)}: expected {element.__name__}s") from None
+                raise ConfigError(f"--{f.name}={','.join(value)}: expected {element.__name__}s") from None
         given[f.name] = value
     return given
 
 
+def shown(value):
+    """A value as it would be typed on the command line."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def validate(config, where="--"):
+    """ConfigError, naming the first field of `config` whose value has the wrong type or fails the
+    field's check, the value and what is expected; `where` prefixes the field's name (a flag: "--")."""
+    types = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        value, kind, check = getattr(config, f.name), types[f.name], f.metadata["check"]
+        numeric = kind in (int, float) and not isinstance(value, bool)
+        if kind is float and numeric and isinstance(value, int):
+            value = float(value)
+        right_type = isinstance(value, kind) and (numeric or kind not in (int, float))
+        if kind is float and right_type and not math.isfinite(value):
+            right_type = False
+        name = "an integer" if kind is int else "a finite number" if kind is float else kind.__name__
+        if not right_type:
+            raise ConfigError(f"{where}{f.name}={shown(value)}: expected {name}")
+        if check is not None and not check.test(value):
+            expected = f"{name} {check.expected}" if kind in (int, float) else check.expected
+            raise ConfigError(f"{where}{f.name}={shown(value)}: expected {expected}")
+    return config
+
+
 def from_dict(config_class, values):
     """A configuration from a stored dict (a checkpoint's or results file's): lists become tuples;
-    a field it lacks takes the class default; a key the class lacks raises ValueError."""
+    a field it lacks takes the class default; a key the class lacks raises ConfigError."""
     names = {f.name for f in dataclasses.fields(config_class)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown configuration fields {', '.join(unknown)}")
+        raise ConfigError(f"unknown configuration fields {', '.join(unknown)}")
     return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -166,25 +263,29 @@ def from_dict(config_class, values):
 FREE_ON_LOAD = ("models", "speed", "pickup", "shifts", "horizon", "louder", "softer")
 
 
-def resolve(config_class, configs, name, all_models, saved=None):
-    """The configuration the command line asks for: configs[name]() with the field flags given, or,
-    from a checkpoint, its `saved` fields, which flags may change only for FREE_ON_LOAD fields.
-    `--models=all` is all_models. Raises ValueError in one line for a value that cannot be."""
+def resolve(config_class, configs, name, all_models, saved=None, directory=None):
+    """The configuration the command line asks for, every field checked (`validate`): configs[name]()
+    with the field flags given, or, from a checkpoint in `directory`, its `saved` fields, which flags
+    may change only for FREE_ON_LOAD fields. `--models=all` is all_models. Raises ConfigError in one
+    line for a value that cannot be."""
     given = given_fields(config_class)
     if given.get("models") == ("all",):
         given["models"] = tuple(all_models)
     unknown = [m for m in given.get("models", ()) if m not in all_models]
-    if unknown:
-        raise ValueError(
+    if unknown or given.get("models") == ():
+        raise ConfigError(
             f"--models={','.join(given['models'])}: expected some of {', '.join(all_models)}, or all"
         )
     if saved is None:
-        return dataclasses.replace(configs[name](), **given)
-    config = from_dict(config_class, saved)
+        return validate(dataclasses.replace(configs[name](), **given))
+    try:
+        config = validate(from_dict(config_class, saved), where="")
+    except ConfigError as error:
+        raise ConfigError(f"--load={directory}: its configuration's {error}") from None
     for key, value in given.items():
         if key not in FREE_ON_LOAD and value != getattr(config, key):
-            raise ValueError(f"{key} is {value!r} here, {getattr(config, key)!r} in the checkpoint")
+            raise ConfigError(f"{key} is {value!r} here, {getattr(config, key)!r} in the checkpoint")
     missing = [m for m in given.get("models", ()) if m not in config.models]
     if missing:
-        raise ValueError(f"no {', '.join(missing)} in the checkpoint (it has {', '.join(config.models)})")
-    return dataclasses.replace(config, **given)
+        raise ConfigError(f"no {', '.join(missing)} in the checkpoint (it has {', '.join(config.models)})")
+    return validate(dataclasses.replace(config, **given))
