@@ -37,7 +37,7 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     }
     (column / "koopman.json").write_text(json.dumps(record))
     text, missing = table.render(tmp_path)
-    expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f}) (3 seeds)"
+    expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f})³"
     row = next(line for line in text.splitlines() if line.startswith("| Koopman |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
@@ -63,9 +63,9 @@ def test_one_run_shows_its_spread_across_the_validation_plucks(tmp_path):
     linear = text[text.index("**Linear string, relative MSE**") :]
     dmd = next(line for line in linear.splitlines() if line.startswith("| DMD |"))
     gru = next(line for line in linear.splitlines() if line.startswith("| GRU |"))
-    assert "| 0.5000 (0.2500) (std over plucks) (u, v) |" in dmd
-    assert "| 0.5000 (0.2500) (std over plucks) |" in gru
-    assert "0.7000 (0.1250) (std over plucks)" in text[text.index("**Linear string, relative MAE**") :]
+    assert "| 0.5000 (0.2500) ‡ † |" in dmd
+    assert "| 0.5000 (0.2500) ‡ |" in gru
+    assert "0.7000 (0.1250) ‡" in text[text.index("**Linear string, relative MAE**") :]
 
 
 def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):

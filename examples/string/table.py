@@ -149,13 +149,23 @@ def number(mean, std):
 
 
 def cell(result, key):
-    """A model's mean (std) over its seeds of `key` (rel_mse_seeds or rel_mae_seeds); one run (DMD, or
-    the GRU's one seed): the std across the validation plucks, as the paper's DMD row."""
+    """A model's mean (std) over its seeds of `key` (rel_mse_seeds or rel_mae_seeds), marked ⁿ where
+    n ≠ 5 seeds made it; one run (DMD, or the GRU's one seed): the std across the validation plucks,
+    as the paper's DMD row, marked ‡."""
     values = result[key]
     if len(values) > 1:
-        return number(*mean_std(values)) + ("" if len(values) == 5 else f" ({len(values)} seeds)")
+        return number(*mean_std(values)) + (
+            "" if len(values) == 5 else str(len(values)).translate(SUPERSCRIPTS)
+        )
     spread = result[key.replace("_seeds", "_pluck_std_seeds")]
-    return number(values[0], spread[0]) + " (std over plucks)"
+    return number(values[0], spread[0]) + " ‡"
+
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+LEGEND = (
+    "‡: one run, its std across the validation plucks (the paper's DMD row gives this spread); "
+    "†: saw (u, v), not u alone; ², ³, ⁴: the mean over that many seeds (five elsewhere)."
+)
 
 
 def render(root=RESULTS):
@@ -178,13 +188,13 @@ def render(root=RESULTS):
                     record = cells.get((column_name(*column), model))
                     ref = paper(*column, model)
                     if record:
-                        seen = " (u, v)" if record["config"]["channels"] == "uv" else ""
+                        seen = " †" if record["config"]["channels"] == "uv" else ""
                         row.append(cell(record["result"], key) + seen)
                     else:
                         row.append("–")
                     row.append("{:.4f} ({:.4f})".format(*ref[0 if metric == "MSE" else 1]) if ref else "–")
                 lines.append("| " + " | ".join(row) + " |")
-            lines.append("")
+            lines += ["", LEGEND, ""]
         for column in columns:
             for model in ROWS:
                 if (column_name(*column), model) not in cells:
