@@ -36,6 +36,7 @@ class ModelKind:
     banked: bool = False  # may start from a frequency bank (config.bank)
     label: str = ""  # its row in the tables
     streams: bool = True  # synthesises one grid point in blocks (KoopmanString.start, synthesise_block)
+    table_flags: tuple = ()  # flags its cells of the paper's table are made with, beside the column's
 
     def uses_dmd(self, init):
         """Whether its parameters start from dmd_parameters."""
@@ -55,7 +56,7 @@ class ModelKind:
 
 
 MODELS = {
-    "dmd": ModelKind(fitted=True, label="DMD"),
+    "dmd": ModelKind(fitted=True, label="DMD", table_flags=("--channels=uv",)),  # the data check
     "koopman": ModelKind(banked=True, label="Koopman"),
     "koopman_var": ModelKind(varying=True, label="Koopman_var"),
     "gru": ModelKind(recurrent=True, label="GRU", streams=False),

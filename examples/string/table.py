@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from examples.string.models import MODELS
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results" / "string"
 README = ROOT / "README.md"
@@ -31,7 +33,7 @@ COLUMNS = [
     for ic in ("gaussian", "noise")
     for fs in (4000, 16000)
 ]
-ROWS = ["dmd", "koopman", "koopman_var", "gru"]
+ROWS = list(MODELS)
 # A column's recipe where it is not its configuration's: {(string, fs): {field: value}} of the trained
 # models. The nonlinear 16 kHz columns train Koopman_var 3600 steps, not 7200: the column then takes
 # under 30 minutes on two cores, and Koopman_var's error at 7200 steps was 10-100x under its targets
@@ -39,7 +41,7 @@ ROWS = ["dmd", "koopman", "koopman_var", "gru"]
 RECIPES = {("nonlinear", 16000): {"steps_var": 3600}}
 SCRATCH_COLUMNS = [("linear", "gaussian", 4000), ("linear", "noise", 4000), ("nonlinear", "gaussian", 4000)]
 SCRATCH_ROWS = ["koopman", "koopman_var"]
-NAMES = {"dmd": "DMD", "koopman": "Koopman", "koopman_var": "Koopman_var", "gru": "GRU"}
+NAMES = {name: kind.label for name, kind in MODELS.items()}
 # The paper's relative MSE and MAE, mean (std) over 5 seeds (DMD: over the validation set), in the
 # order of COLUMNS for each string. Its GRU row is not in the paper.
 PAPER = {
@@ -132,7 +134,7 @@ def read_cells(root=RESULTS, init=None):
                     raise ValueError(f"{path}: its configuration is not column {column_name(string, ic, fs)}")
                 if init and config["init"] != init:
                     raise ValueError(f"{path}: init={config['init']!r}: expected {init!r} here")
-                recipe = RECIPES.get((string, fs), {}) if model != "dmd" else {}
+                recipe = RECIPES.get((string, fs), {}) if not MODELS[model].fitted else {}
                 if any(config.get(field) != value for field, value in recipe.items()):
                     continue
                 cells[(column_name(string, ic, fs), model)] = record
@@ -271,13 +273,15 @@ def command(column, models):
             f"--seeds=5 --workdir=results/string/{column}"
         ]
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
-    trained = [m for m in models if m != "dmd"]
-    lines = []
-    if "dmd" in models:
-        lines.append(["--channels=uv", "--models=dmd"])
-    if trained:
-        recipe = [f"--{field}={value}" for field, value in RECIPES.get((string, fs), {}).items()]
-        lines.append([f"--models={','.join(trained)}", "--seeds=5", *recipe])
+    recipe = [f"--{field}={value}" for field, value in RECIPES.get((string, fs), {}).items()]
+    groups = {}  # models made with the same flags: one command each
+    for m in models:
+        kind = MODELS[m]
+        groups.setdefault((kind.table_flags, kind.fitted), []).append(m)
+    lines = [
+        [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5", *recipe])]
+        for (flags, fitted), names in sorted(groups.items(), key=lambda group: not group[0][1])
+    ]
     return [
         " ".join(["python -m examples.string", *args, *extra, f"--workdir=results/string/{column}"])
         for extra in lines
