@@ -13,7 +13,7 @@ from mlp import MLP
 
 # Property tests: a bounded, reproducible default for CI on this noisy machine (no deadline, fixed
 # examples); `python -m pytest --hypothesis-profile=thorough` searches much longer.
-settings.register_profile("ci", max_examples=30, derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("ci", max_examples=20, derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True)
 settings.load_profile("ci")
 

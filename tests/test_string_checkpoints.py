@@ -30,9 +30,7 @@ def checkpoint(tmp_path_factory):
     printed."""
     directory = tmp_path_factory.mktemp("ckpt")
     table = directory / "saved.json"
-    result = run_example(
-        *TINY, "--models=all", "--seeds=2", "--gru_seeds=2", f"--save={directory / 'ck'}", f"--json={table}"
-    )
+    result = run_example(*TINY, "--models=all", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}")
     assert result.returncode == 0, result.stderr
     return directory / "ck", json.loads(table.read_text())
 

@@ -21,8 +21,7 @@ from examples.membrane.figures import save_figure
 from examples.string import cli, results, train
 from examples.string.audio import time_synthesis, write_audio
 from examples.string.configs.base import define_flags, resolve
-
-MODELS = ["dmd", "koopman", "koopman_var"]
+from examples.string.models import MODELS
 
 _CONFIG = define_flags(Config, configs.CONFIGS)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Write one results file per model here (<model>.json).")
@@ -38,7 +37,7 @@ def main(argv):
     cli.opening(argv)
     start = time.perf_counter()
     with cli.one_line_errors("examples.membrane"):
-        config = resolve(Config, configs.CONFIGS, _CONFIG.value, MODELS)
+        config = resolve(Config, configs.CONFIGS, _CONFIG.value, list(MODELS))
         report = train.train_and_evaluate(config, input_pipeline.get_dataset(config), _WORKDIR.value)
     if config.speed:
         time_synthesis(report)

@@ -16,7 +16,10 @@ from examples.string.configs.base import Base, Check, above, at_least, each, one
 class Config(Base):
     """Every setting of a membrane run: the data, the models, the recipe and the seeds."""
 
-    models: tuple = setting(("dmd", "koopman", "koopman_var"), "Models trained: dmd, koopman, koopman_var.")
+    models: tuple = setting(
+        ("dmd", "koopman", "koopman_var"),
+        "Models trained, any of the string example's: dmd, koopman, koopman_var, gru.",
+    )
     dmd_delays: int = setting(
         2, "The DMD model's frames stacked: 2, Hankel DMD, exact on the linear membrane.", at_least(1)
     )
