@@ -5,6 +5,9 @@
   input_pipeline.py  the paper's pluck draw, simulated plucks or trajectory files in, a Dataset out
   models.py          DMD, Koopman, Koopman_var and the GRU baseline, the model table, DMD starts
   train.py           the one training loop (`train`) and `train_and_evaluate`, shared by the examples
+  metrics.py         every score, written once: relative errors, their spreads, frequency errors
+  results.py         results files (configuration, command, commit, machine) and the printed table
+  cli.py             the command-line shell of the examples: a bad setting is one line and exit 2
   table.py           the paper's table, rendered from the results files
   figures.py         the figure
   audio.py           what a pickup hears, WAVs and a page, and how fast the models synthesise
