@@ -9,7 +9,7 @@ the linear membrane.
 import dataclasses
 import math
 
-from examples.string.configs.base import Base, Check, above, at_least, each, one_of, setting, span
+from examples.string.configs.base import Base, above, at_least, between, each, one_of, setting, span
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Config(Base):
     pickup: tuple = setting(
         (0.3, 0.4),
         "Listening point x, y, fractions of Lx and Ly.",
-        each(Check(lambda v: 0 <= v <= 1, "in [0, 1]"), 2),
+        each(between(0, 1), 2),
     )
 
 

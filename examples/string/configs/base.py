@@ -38,6 +38,13 @@ def above(low):
     return Check(lambda v: v > low, f"> {low:g}")
 
 
+def between(low, high, closed=True):
+    """A value in [low, high] (closed) or (low, high)."""
+    if closed:
+        return Check(lambda v: low <= v <= high, f"in [{low:g}, {high:g}]")
+    return Check(lambda v: low < v < high, f"in ({low:g}, {high:g})")
+
+
 def one_of(*choices):
     return Check(lambda v: v in choices, "one of " + ", ".join(map(str, choices)))
 
@@ -86,9 +93,9 @@ class Base:
     r_min: float = setting(
         0.99,
         "Random start: |λ| uniform in [r_min, r_max] (as the seed's LRU), of every state.",
-        Check(lambda v: 0 < v < 1, "in (0, 1)"),
+        between(0, 1, closed=False),
     )
-    r_max: float = setting(0.9999, "Random start: the largest |λ|.", Check(lambda v: 0 < v < 1, "in (0, 1)"))
+    r_max: float = setting(0.9999, "Random start: the largest |λ|.", between(0, 1, closed=False))
     max_phase: float = setting(math.pi, "Random start: arg λ uniform in [0, max_phase].", above(0))
     dynamics: str = setting(
         "lru", "Koopman's eigenvalue parameterisation: lru or discrete.", one_of("lru", "discrete")
@@ -233,12 +240,11 @@ def validate(config, where="--"):
     types = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         value, kind, check = getattr(config, f.name), types[f.name], f.metadata["check"]
-        numeric = kind in (int, float) and not isinstance(value, bool)
-        if kind is float and numeric and isinstance(value, int):
+        if kind is float and type(value) is int:
             value = float(value)
-        right_type = isinstance(value, kind) and (numeric or kind not in (int, float))
-        if kind is float and right_type and not math.isfinite(value):
-            right_type = False
+        right_type = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and right_type:
+            right_type = math.isfinite(value)
         name = "an integer" if kind is int else "a finite number" if kind is float else kind.__name__
         if not right_type:
             raise ConfigError(f"{where}{f.name}={shown(value)}: expected {name}")
@@ -284,8 +290,13 @@ def resolve(config_class, configs, name, all_models, saved=None, directory=None)
         raise ConfigError(f"--load={directory}: its configuration's {error}") from None
     for key, value in given.items():
         if key not in FREE_ON_LOAD and value != getattr(config, key):
-            raise ConfigError(f"{key} is {value!r} here, {getattr(config, key)!r} in the checkpoint")
+            raise ConfigError(
+                f"--load={directory}: {key} is {value!r} here, {getattr(config, key)!r} in the checkpoint"
+            )
     missing = [m for m in given.get("models", ()) if m not in config.models]
     if missing:
-        raise ConfigError(f"no {', '.join(missing)} in the checkpoint (it has {', '.join(config.models)})")
+        raise ConfigError(
+            f"--load={directory}: no {', '.join(missing)} in the checkpoint "
+            f"(it has {', '.join(config.models)})"
+        )
     return validate(dataclasses.replace(config, **given))

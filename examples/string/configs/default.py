@@ -9,7 +9,7 @@ from DMD's eigenvalues and barely move them, 600 steps scored on 500 frames of e
 import dataclasses
 import math
 
-from examples.string.configs.base import Base, Check, above, at_least, one_of, setting, some_of, span
+from examples.string.configs.base import Base, above, at_least, between, one_of, setting, some_of, span
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Config(Base):
     pickup: float = setting(
         0.2,
         "Listening point, fraction of the length (audio and synthesis speed).",
-        Check(lambda v: 0 <= v <= 1, "in [0, 1]"),
+        between(0, 1),
     )
     # Beyond the training distribution (shifts.py): scored after training, or on --load.
     shifts: tuple = setting(
