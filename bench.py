@@ -300,9 +300,9 @@ def bench_string_steps(n_steps=81):
     for name, fs in STRING_CONFIGS:
         config = dataclasses.replace(CONFIGS[name](), fs=fs)
         for model_name in ("koopman", "koopman_var"):
-            model = models.make_model(model_name, config, frames.shape[2])
-            params = model.init(jax.random.key(0), jnp.asarray(frames[:1, 0]), 2, None)["params"]
-            recipe = train.recipe(models.MODELS[model_name], config, 0)
+            kind = models.MODELS[model_name]
+            model, params, _ = models.random_start(kind.build(config, frames.shape[2]), frames, config, 0)
+            recipe = train.recipe(kind, config, 0)
             recipe = dataclasses.replace(recipe, steps=n_steps, window=0)
             key = f"{name} {fs:.0f} Hz, {model_name}, D={model.d_hidden}"
             rows[key] = step_ms(train.train, model, params, frames, recipe)

@@ -92,4 +92,15 @@ def string_model(name, d_hidden, features, **fields):
     """The string example's module for a model name, D = d_hidden, F = features."""
     from examples.string import models
 
-    return models.make_model(name, string_config(model_size=d_hidden, **fields), features)
+    return models.MODELS[name].build(string_config(model_size=d_hidden, **fields), features)
+
+
+def started(name, frames, seed=0, **fields):
+    """(module, parameters) of a model name started on frames (N, T, W, C) as string_config(**fields)
+    says (its init, model_size, ...), by its kind's start."""
+    from examples.string import models
+
+    kind, config = models.MODELS[name], string_config(**fields)
+    model = kind.build(config, frames.shape[2] * frames.shape[3])
+    model, params, _ = kind.start(model, frames, config, seed, {})
+    return model, params

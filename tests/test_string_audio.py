@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import paper_plucks, relative, string_model
+from conftest import paper_plucks, relative, started
 
-from examples.string import audio, models
+from examples.string import audio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,15 +70,13 @@ def test_the_page_plays_in_a_browser(tmp_path):
 def tiny_model(name, x64, pitch=False):
     frames = paper_plucks(6, string="nonlinear", samples=50, points=9)
     frames = frames[..., :1] / frames[..., :1].std()
-    model = string_model(name, 6, 9, pitch=pitch)
-    params = models.init_params(name, model, frames, "dmd_eigs", seed=0)
+    model, params = started(name, frames, model_size=6, pitch=pitch, init="dmd_eigs", channels="u")
     if pitch:  # raises that are not 0: about a percent, different for each state
         out = params["raise_pitch"]["layers_2"]
         params["raise_pitch"]["layers_2"] = jax.tree.map(
             lambda p: 0.1 * jax.random.normal(jax.random.key(2), p.shape), out
         )
     if name == "koopman_var":
-        model = models.with_power_scale(model, params, frames)
         out = params["gain"]["out"]  # a gain that is not 1, so that the test sees it
         params["gain"]["out"] = jax.tree.map(
             lambda p: 0.3 * jax.random.normal(jax.random.key(1), p.shape), out

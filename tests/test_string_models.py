@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import LINEAR_CLASSES, make_modal, paper_plucks, relative, string_model
+from conftest import LINEAR_CLASSES, make_modal, paper_plucks, relative, started, string_model
 from einops import rearrange
 
 import recurrent as rec
@@ -183,8 +183,11 @@ def test_a_frequency_bank_starts_as_dmd_with_raised_frequencies_in_reserve():
 
     powers = lam[:4] ** np.arange(200)[:, None]  # (T, n): the 4 strongest states, as the bank starts
     reference = np.einsum("wd,td,bd->btw", decoder[:, :4], powers, frames[:, 0, :, 0] @ encoder[:4].T).real
-    model = string_model("koopman", 12, 15, encoder_hidden=8)
-    params = models.init_params("koopman", model, frames, "dmd", 0, bank)
+    config = dict(
+        init="dmd", model_size=6, bank=2, bank_modes=4, bank_step=1e-3, encoder_hidden=8, channels="u"
+    )
+    model, params = started("koopman", frames, **config)
+    assert model.d_hidden == 12
     pred = train.predict(model, params, jnp.asarray(frames[:, 0], jnp.float32), 200)[..., 0]
     assert relative(pred, reference) <= 1e-4, relative(pred, reference)
 
@@ -196,7 +199,7 @@ def test_the_nonlinear_bank_spans_the_strings_modes_at_each_rate():
     for fs, n in ((4000.0, 10), (16000.0, 25)):
         at_fs = dataclasses.replace(config, fs=fs)
         assert models.bank_modes(at_fs) == n
-        koopman = models.make_model("koopman", at_fs, 101)
+        koopman = models.MODELS["koopman"].build(at_fs, 101)
         assert koopman.d_hidden == n * (config.bank + 1)
     assert models.bank_modes(dataclasses.replace(config, fs=16000.0, model_size=12)) == 12
     assert models.bank_modes(dataclasses.replace(config, bank_modes=3)) == 3

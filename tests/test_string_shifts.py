@@ -7,12 +7,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import string_config
+from conftest import started, string_config
 
-from examples.string import input_pipeline, metrics, results, shifts, table, train
+from examples.string import curve, input_pipeline, metrics, readme, results, shifts, train
 from examples.string.configs.base import ConfigError, validate
 from examples.string.input_pipeline import get_dataset
-from examples.string.models import eigenvalues_of, init_params, make_model
+from examples.string.models import eigenvalues_of
 
 TINY = dict(train=6, val=4, test=0, samples=30, points=9, modes=3, model_size=3, speed=False)
 
@@ -64,8 +64,7 @@ def test_the_per_second_errors_combine_to_the_whole():
 def test_a_longer_horizon_begins_with_the_shorter_prediction(name):
     config = string_config(**TINY)
     data = input_pipeline.get_dataset(config)
-    model = make_model(name, config, 9 * 2)
-    params = init_params(name, model, data.train, "random", 0, None)
+    model, params = started(name, data.train, init="random", **TINY)
     short = train.predict(model, params, data.val[:, 0], 30)
     long = train.predict(model, params, data.val[:, 0], 120)
     np.testing.assert_allclose(long[:, :30], short, rtol=1e-5, atol=1e-6)
@@ -152,7 +151,7 @@ def test_weight_decay_shrinks_all_but_the_eigenvalues():
 def test_a_run_records_its_training_error():
     config = string_config(**TINY, models=("koopman",), steps=2)
     report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
-    model, params = report.models["koopman"], report.params[("koopman", 0)]
+    model, params = report.runs[0].model, report.runs[0].params
     data = report.dataset
     expected = metrics.errors(train.predict(model, params, data.train[:4, 0], 30), data.train[:4])[0]
     assert report.results[0]["train_rel_mse"] == pytest.approx(expected, rel=1e-9)
@@ -164,14 +163,14 @@ def test_a_run_records_its_training_error():
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):
     config = string_config(**{**TINY, "train": 10}, models=("dmd", "koopman"), steps=2)
     workdir = tmp_path / "tiny_curve"
-    curve = train.learning_curve(config, get_dataset, [2, 6], workdir, log=lambda line: None)
-    assert [size for size, _, _ in curve["koopman"]] == [2, 6]
+    points = curve.learning_curve(config, get_dataset, [2, 6], workdir, log=lambda line: None)
+    assert [size for size, _, _ in points["koopman"]] == [2, 6]
     for size in (2, 6):
         record = json.loads((workdir / str(size) / "koopman.json").read_text())
         assert record["config"]["train_plucks"] == size
-        assert record["result"]["rel_mse"] == curve["koopman"][[2, 6].index(size)][1]
+        assert record["result"]["rel_mse"] == points["koopman"][[2, 6].index(size)][1]
     # A later run adds a size: the curve's points are every size the directory holds, by size.
-    more = train.learning_curve(config, get_dataset, [10], workdir, log=lambda line: None)
-    points = table.curve_points(workdir)
-    assert [point[:3] for point in points["koopman"]] == curve["koopman"] + more["koopman"]
-    assert "| tiny_curve | Koopman | 10 | 1 |" in table.render_curve(tmp_path)
+    more = curve.learning_curve(config, get_dataset, [10], workdir, log=lambda line: None)
+    held = readme.curve_points(workdir)
+    assert [point[:3] for point in held["koopman"]] == points["koopman"] + more["koopman"]
+    assert "| tiny_curve | Koopman | 10 | 1 |" in readme.render_curve(tmp_path)

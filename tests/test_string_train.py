@@ -10,7 +10,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from conftest import plucks, recipe, string_config
+from conftest import plucks, recipe, started, string_config
 
 from examples.string import metrics, models, physics, results, train
 from examples.string.configs.base import from_dict
@@ -23,10 +23,7 @@ from examples.string.input_pipeline import get_dataset
 def test_tiny_training_run_lowers_the_loss(name, string, loss_frames):
     data = plucks(6, string=string, samples=100, points=7, modes=4)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model(name, string_config(model_size=4), 14)
-    params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=0)
-    if name == "koopman_var":
-        model = models.with_power_scale(model, params, frames)
+    model, params = started(name, frames.astype(np.float64), model_size=4, init="dmd_eigs")
     steps = 150 if loss_frames else 60  # a subset of the frames is a noisier estimate of the loss
     config = string_config(
         steps=steps, gru_steps=steps, batch=4, lr=0.03, gru_lr=0.03, loss_frames=loss_frames
@@ -97,8 +94,7 @@ def test_random_start_moves_the_eigenvalues_toward_the_string(curriculum):
     n_modes, fs = 2, 4000.0
     data = plucks(8, samples=200, points=9, modes=n_modes)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model("koopman", string_config(model_size=2), 18)
-    params = models.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
+    model, params = started("koopman", frames.astype(np.float64), model_size=2, init="random")
     true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
     before = metrics.frequency_errors(models.eigenvalues_of(params, model), true_lam, frames)
     recipe_ = recipe(steps=300, batch=8, lr=0.02, lr_dynamics=0.05, latent=1.0, **curriculum)
@@ -111,10 +107,7 @@ def test_random_start_moves_the_eigenvalues_toward_the_string(curriculum):
 def tiny_setup(name="koopman_var", seed=0):
     data = plucks(8, string="nonlinear", samples=60, points=7, modes=3)
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model(name, string_config(model_size=4), 14)
-    params = models.init_params(name, model, frames.astype(np.float64), "dmd_eigs", seed=seed)
-    if name == "koopman_var":
-        model = models.with_power_scale(model, params, frames)
+    model, params = started(name, frames.astype(np.float64), seed, model_size=4, init="dmd_eigs")
     return model, params, frames
 
 
@@ -255,12 +248,12 @@ def test_a_results_file_names_the_module_that_ran(monkeypatch, script, expected)
 def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
     config = string_config(train=4, val=4, curve_plucks=2, **TINY_RUN)
     report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
-    pred, val = (np.asarray(a, np.float64) for a in (report.preds["koopman"], report.dataset.val))
+    pred, val = (np.asarray(a, np.float64) for a in (report.runs[0].pred, report.dataset.val))
 
     def relative_mse(n):
         return np.sum((pred[:n] - val[:n]) ** 2) / np.sum(val[:n] ** 2)
 
-    step, last = report.curves["koopman/0"][-1][1:]  # after the last step: the trained parameters
+    step, last = report.runs[0].curve[-1][1:]  # after the last step: the trained parameters
     assert step == 2 and last == pytest.approx(relative_mse(2), rel=1e-6)
     assert report.results[0]["rel_mse"] == pytest.approx(relative_mse(4), rel=1e-6)
     assert abs(relative_mse(2) - relative_mse(4)) > 1e-3 * relative_mse(4)
@@ -282,18 +275,12 @@ def test_the_scratch_start_draws_the_seed_ranges_and_never_dmd(monkeypatch):
     def no_dmd(*args, **kwargs):
         raise AssertionError("DMD called on the scratch path")
 
-    monkeypatch.setattr(train, "dmd_parameters", no_dmd)
     monkeypatch.setattr(models, "dmd_parameters", no_dmd)
     tiny = dict(train=6, val=2, test=0, samples=40, points=9, modes=2, model_size=6, steps=3, speed=False)
     config = dataclasses.replace(scratch.get_config(), models=("koopman", "koopman_var"), seeds=2, **tiny)
     report = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None)
     assert len(report.results) == 2
-    model = models.make_model("koopman", config, 9)
-    frames = report.dataset.train
-    starts = [
-        models.eigenvalues_of(models.init_params("koopman", model, frames, "random", seed, None), model)
-        for seed in (0, 1)
-    ]
+    starts = [run.eigenvalues for run in report.runs if run.name == "koopman"]
     for lam in starts:
         assert np.all((np.abs(lam) >= config.r_min - 1e-6) & (np.abs(lam) <= config.r_max + 1e-6))
         assert np.all((np.angle(lam) >= -1e-6) & (np.angle(lam) <= config.max_phase + 1e-6))
@@ -306,8 +293,7 @@ def test_a_random_start_finds_two_modes_from_displacement_alone():
     n_modes, fs = 2, 4000.0
     data = plucks(8, samples=200, points=9, modes=n_modes)[..., :1]
     frames = (data / data.std(axis=(0, 1, 2))).astype(np.float32)
-    model = models.make_model("koopman", string_config(model_size=4, channels="u"), 9)
-    params = models.init_params("koopman", model, frames.astype(np.float64), "random", seed=0)
+    model, params = started("koopman", frames.astype(np.float64), model_size=4, channels="u", init="random")
     true_lam = physics.discrete_eigenvalues(physics.STEEL_A2, n_modes, fs)
     recipe_ = recipe(steps=400, batch=8, lr=0.02, lr_dynamics=0.05, window=25, anchor=True, loss_frames=50)
     params = train.train(model, params, frames, recipe_, log=lambda line: None).params

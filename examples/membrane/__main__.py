@@ -59,13 +59,15 @@ def main(argv):
             results=report.results,
         )
         Path(_JSON.value).write_text(json.dumps(record, indent=1))
-    preds = {k: v[0] for k, v in report.preds.items()}
+    preds = {run.name: run.pred for run in report.first()}
     if _FIGURE.value:
         learned = {
-            **report.eigenvalues,
+            **{run.name: run.eigenvalues for run in report.first() if run.eigenvalues is not None},
             "true": physics.discrete_eigenvalues(physics.MEMBRANE, config.fs, config.modes),
         }
-        save_figure(_FIGURE.value, data.val[0], preds, config.points, config.fs, learned)
+        save_figure(
+            _FIGURE.value, data.val[0], {n: p[0] for n, p in preds.items()}, config.points, config.fs, learned
+        )
         print(f"figure: {_FIGURE.value}")
     if _AUDIO.value:
         k = _AUDIO_PLUCKS.value
@@ -77,7 +79,7 @@ def main(argv):
         write_audio(
             _AUDIO.value,
             data.val[:k],
-            {n: p[:k] for n, p in report.preds.items()},
+            {n: p[:k] for n, p in preds.items()},
             config.fs,
             data.point,
             figure,

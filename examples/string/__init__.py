@@ -8,7 +8,7 @@
   metrics.py         every score, written once: relative errors, their spreads, frequency errors
   results.py         results files (configuration, command, commit, machine) and the printed table
   cli.py             the command-line shell of the examples: a bad setting is one line and exit 2
-  table.py           the paper's table, rendered from the results files
+  readme.py          renders README.md's and docs/experiments.md's tables from the results files
   figures.py         the figure
   audio.py           what a pickup hears, WAVs and a page, and how fast the models synthesise
   checkpoints.py     trained models kept on disk (orbax) with their configuration

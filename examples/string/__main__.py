@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags
 
-from examples.string import checkpoints, cli, configs, input_pipeline, results, shifts, table, train
+from examples.string import checkpoints, cli, configs, input_pipeline, readme, results, shifts, train
 from examples.string.audio import time_synthesis, write_audio
 from examples.string.configs.base import define_flags, resolve
 from examples.string.configs.default import Config
@@ -82,7 +82,7 @@ def main(argv):
         f"data {data.name}: {n_train} / {len(data.val)} validation / {data.n_test} test "
         f"(unused), (T, W, C) = {data.train.shape[1:]} ({config.channels}), fs {data.fs:g} Hz"
     )
-    results.print_table(report.results, table.paper_mse(config))
+    results.print_table(report.results, readme.paper_mse(config))
     shifts.print_shifts(report.results)
     for result in report.results:
         if "frequency_error_seeds" in result:
@@ -108,16 +108,18 @@ def write_outputs(report):
         record = {"string": data.name, "fs": data.fs, "n_steps": data.val.shape[1], "results": report.results}
         Path(_JSON.value).write_text(json.dumps(record, indent=1))
     if _CURVES.value:
-        Path(_CURVES.value).write_text(json.dumps(report.curves))
-    first = {k: v[0] for k, v in report.preds.items()}
-    figure = first, data.val[0], data.fs, data.true_eigenvalues, report.eigenvalues
+        curves = {f"{run.name}/{run.seed}": run.curve for run in report.runs if run.curve is not None}
+        Path(_CURVES.value).write_text(json.dumps(curves))
+    preds = {run.name: run.pred for run in report.first()}
+    eigenvalues = {run.name: run.eigenvalues for run in report.first() if run.eigenvalues is not None}
+    figure = {n: p[0] for n, p in preds.items()}, data.val[0], data.fs, data.true_eigenvalues, eigenvalues
     if _FIGURE.value:
         save_figure(_FIGURE.value, *figure)
         print(f"figure: {_FIGURE.value}")
     if _AUDIO.value:
         Path(_AUDIO.value).mkdir(parents=True, exist_ok=True)
         save_figure(Path(_AUDIO.value) / "figure.png", *figure)
-        preds = {n: p[: _AUDIO_PLUCKS.value] for n, p in report.preds.items()}
+        preds = {n: p[: _AUDIO_PLUCKS.value] for n, p in preds.items()}
         write_audio(_AUDIO.value, data.val[: _AUDIO_PLUCKS.value], preds, data.fs, data.point, "figure.png")
         print(f"audio: {_AUDIO.value}/index.html")
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from examples.string.metrics import relative_mse
-from examples.string.models import MODELS, unbatched
+from examples.string.models import unbatched
 
 FULL_SCALE = 0.9  # the loudest truth sample of a pluck, as a fraction of 16-bit full scale
 
@@ -162,11 +162,10 @@ def time_synthesis(report):
     Report: called by the command line after training, not by the loop."""
     data = report.dataset
     first = jnp.asarray(data.val[0, 0])
-    for result in report.results:
-        name = result["model"]
-        params = report.params[(name, result["seeds"][0])]
-        model, streams = report.models[name], MODELS[name].streams
-        result.update(speed(model, params, first, data.fs, data.point, data.val.shape[3], streams))
+    for result, run in zip(report.results, report.first(), strict=True):
+        result.update(
+            speed(run.model, run.params, first, data.fs, data.point, data.val.shape[3], run.kind.streams)
+        )
 
 
 def median_seconds(fn, *args, repeats=20, rounds=5):

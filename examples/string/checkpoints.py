@@ -1,8 +1,8 @@
 """Trained models kept on disk: orbax-checkpoint for the parameters, a JSON config for the rest.
 
 A checkpoint directory holds config.json (the run's configuration, the data's description and
-normalisation, Koopman_var's power scales and the table the run printed) and one orbax checkpoint
-of parameters per model and seed, `<model>/seed<s>`. Loading rebuilds each model from the
+normalisation, the module fields each model's start set and the table the run printed) and one
+orbax checkpoint of parameters per model and seed, `<model>/seed<s>`. Loading rebuilds each model from the
 configuration and restores its parameters against the shapes of the freshly built model: a
 directory that is not a checkpoint, or one from another model or data, raises CheckpointError with
 one line saying what does not match.
@@ -19,7 +19,9 @@ import orbax.checkpoint as ocp
 
 from examples.string.configs.base import ConfigError
 
-FORMAT = "examples checkpoint, version 2"  # version 1 stored the flags, not the configuration
+# Version 1 stored the flags, not the configuration; version 2 Koopman_var's power scales, not the
+# module fields of every model's start.
+FORMAT = "examples checkpoint, version 3"
 
 
 class CheckpointError(ConfigError):
@@ -33,7 +35,7 @@ class Checkpoint(NamedTuple):
     config: dict  # the configuration's fields
     scale: list  # the data's normalisation, per channel
     data: dict  # the data's description (the input pipeline's)
-    power_scales: dict  # name -> Koopman_var's power scale of each seed (1.0 for the others)
+    fields: dict  # name -> the module fields its start set (ModelKind.saved), of each seed
     seconds: dict  # name -> training seconds of each seed
     stopped_at: dict  # name -> the step at which the budget stopped each seed, or None
     results: list  # the table the run that saved it printed
@@ -58,8 +60,10 @@ def save(directory, example, config, report):
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     checkpointer = ocp.StandardCheckpointer()
-    for (name, seed), tree in report.params.items():
-        checkpointer.save(directory / name / f"seed{seed}", jax.device_get(tree), force=True)
+    fields = {}
+    for run in report.runs:
+        checkpointer.save(directory / run.name / f"seed{run.seed}", jax.device_get(run.params), force=True)
+        fields.setdefault(run.name, []).append({f: getattr(run.model, f) for f in run.kind.saved})
     checkpointer.wait_until_finished()
     record = dict(
         format=FORMAT,
@@ -67,7 +71,7 @@ def save(directory, example, config, report):
         config=dataclasses.asdict(config),
         scale=np.asarray(report.dataset.scale).tolist(),
         data=report.dataset.description,
-        power_scales=report.power_scales,
+        fields=fields,
         seconds={r["model"]: r["train_seconds_seeds"] for r in report.results},
         stopped_at={r["model"]: r["stopped_at_seeds"] for r in report.results},
         results=report.results,
@@ -83,10 +87,10 @@ def load(directory, example):
     except (OSError, ValueError):
         raise CheckpointError(f"--load={directory}: no readable config.json: not a checkpoint") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        if isinstance(record, dict) and str(record.get("format", "")).endswith("checkpoint, version 1"):
+        if isinstance(record, dict) and str(record.get("format", "")).startswith("examples checkpoint"):
             raise CheckpointError(
-                f"--load={directory}: written by an earlier version of the example, which kept flags, not "
-                "a configuration: train it again with --save"
+                f"--load={directory}: written by an earlier version of the examples ({record['format']}): "
+                "train it again with --save"
             )
         raise CheckpointError(
             f"--load={directory}: config.json is not a checkpoint of the examples ({FORMAT})"
@@ -95,8 +99,8 @@ def load(directory, example):
         raise CheckpointError(
             f"--load={directory}: a checkpoint of examples.{record['example']}, not {example}"
         )
-    fields = ("config", "scale", "data", "power_scales", "seconds", "stopped_at", "results")
-    return Checkpoint(str(directory), *(record[f] for f in fields))
+    keys = ("config", "scale", "data", "fields", "seconds", "stopped_at", "results")
+    return Checkpoint(str(directory), *(record[k] for k in keys))
 
 
 def restore(directory, name, seed, target):

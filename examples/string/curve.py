@@ -9,12 +9,13 @@ MSE, training rel. MSE]]}, means over seeds) and DIR/curve.png from every size D
 curve can be made in several runs.
 """
 
+import dataclasses
 import json
 from pathlib import Path
 
 from absl import app, flags
 
-from examples.string import cli, configs, input_pipeline, table, train
+from examples.string import cli, configs, input_pipeline, readme, train
 from examples.string.configs.base import ConfigError, define_flags, resolve
 from examples.string.configs.default import Config
 from examples.string.figures import save_curve
@@ -28,6 +29,19 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Write the results files, curve.
 flags.mark_flag_as_required("workdir")
 
 
+def learning_curve(config, get_dataset, sizes, workdir, log=train.LOG):
+    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size, on
+    get_dataset(config) (the example's input pipeline) of the first that many training plucks."""
+    curve = {name: [] for name in config.models}
+    for size in sizes:
+        log(f"=== {size} training plucks")
+        sized = dataclasses.replace(config, train_plucks=size)
+        report = train.train_and_evaluate(sized, get_dataset(sized), Path(workdir) / str(size), log=log)
+        for result in report.results:
+            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
+    return curve
+
+
 def main(argv):
     cli.opening(argv)
     with cli.one_line_errors("examples.string.curve"):
@@ -35,9 +49,9 @@ def main(argv):
         sizes = [int(s) for s in _SIZES.value if s.isdigit()]
         if len(sizes) < len(_SIZES.value) or not all(0 < s <= config.train for s in sizes):
             raise ConfigError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
-        train.learning_curve(config, input_pipeline.get_dataset, sizes, _WORKDIR.value)
+        learning_curve(config, input_pipeline.get_dataset, sizes, _WORKDIR.value)
     curve = {
-        name: [point[:3] for point in points] for name, points in table.curve_points(_WORKDIR.value).items()
+        name: [point[:3] for point in points] for name, points in readme.curve_points(_WORKDIR.value).items()
     }
     print(f"\n{'model':<12} {'plucks':>6} {'validation':>11} {'training':>11} {'gap':>6}")
     for name, points in curve.items():

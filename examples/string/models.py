@@ -14,6 +14,9 @@ Shapes: B batch, T steps, W grid points, C channels, D complex modal state size,
 """
 
 import dataclasses
+import operator
+import time
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
@@ -25,42 +28,6 @@ import recurrent as rec
 from examples.string.input_pipeline import n_modes
 from mlp import MLP
 
-
-@dataclasses.dataclass(frozen=True)
-class ModelKind:
-    """What a model name means, read wherever the examples treat models differently."""
-
-    fitted: bool = False  # a least-squares fit (DMD), no gradient step and no seed
-    varying: bool = False  # Koopman_var: the rollout times a gain of |x|² (PolarGain)
-    recurrent: bool = False  # the GRU: no eigenvalues, no DMD start, its own recipe and seeds
-    banked: bool = False  # may start from a frequency bank (config.bank)
-    label: str = ""  # its row in the tables
-    streams: bool = True  # synthesises one grid point in blocks (KoopmanString.start, synthesise_block)
-    table_flags: tuple = ()  # flags its cells of the paper's table are made with, beside the column's
-
-    def uses_dmd(self, init):
-        """Whether its parameters start from dmd_parameters."""
-        return self.fitted or (not self.recurrent and init != "random")
-
-    def delays(self, config):
-        """Frames stacked by its DMD fit: config.dmd_delays for DMD itself; two (Hankel DMD) for a
-        trained modal model seeing u alone, since a one-step map of displacements cannot be exact (a
-        string's state is u and v)."""
-        if self.fitted:
-            return config.dmd_delays
-        return 2 if not self.recurrent and config.channels == "u" else 1
-
-    def n_seeds(self, config):
-        """How many seeds a run trains it with."""
-        return 1 if self.fitted else config.gru_seeds if self.recurrent else config.seeds
-
-
-MODELS = {
-    "dmd": ModelKind(fitted=True, label="DMD", table_flags=("--channels=uv",)),  # the data check
-    "koopman": ModelKind(banked=True, label="Koopman"),
-    "koopman_var": ModelKind(varying=True, label="Koopman_var"),
-    "gru": ModelKind(recurrent=True, label="GRU", streams=False),
-}
 # `pitch`: the MLP's output, of order 1 after a few steps, times this is the relative raise of each
 # frequency. A raise δ turns the last of T steps by T·δ·arg λ: unscaled, one Adam step on its last
 # layer would turn a 1000-step rollout's end by radians.
@@ -298,28 +265,6 @@ def bank_modes(config):
     return config.bank_modes or min(config.model_size, n_modes(config))
 
 
-def make_model(name, config, features, power_scale=1.0):
-    """The module of a model name (MODELS) as config sizes it: apply({"params": p}, first frames
-    (B, W, C), T) -> (B, T, W, C). Koopman from a frequency bank has config.bank + 1 states per mode
-    of bank_modes(config); Koopman_var's gain divides |x|² by power_scale."""
-    kind = MODELS[name]
-    if kind.recurrent:
-        return GRUString()
-    d_hidden = config.model_size
-    if kind.banked and config.bank:
-        d_hidden = bank_modes(config) * (config.bank + 1)
-    return BatchedKoopmanString(
-        d_hidden=d_hidden,
-        dynamics="lru" if kind.varying else config.dynamics,
-        features=features,
-        ranges=(config.r_min, config.r_max, config.max_phase),
-        varying=kind.varying,
-        power_scale=power_scale,
-        encoder_hidden=0 if kind.fitted else config.encoder_hidden,
-        pitch=kind.varying and config.pitch,
-    )
-
-
 def least_squares(pairs):
     """K minimising Σ ‖x K − y‖² over the rows of the blocks (x (R, F), y (R, G)) in `pairs`, from a
     QR of [x y] updated a block at a time: as accurate as one QR, in the memory of a block."""
@@ -393,41 +338,6 @@ def frequency_bank(dmd, n_modes, copies, step):
     return lam, encoder, np.tile(decoder, (1, copies + 1))
 
 
-def init_params(name, model, frames, init, seed, dmd=None):
-    """Parameters of a model: its own initialisers, then DMD for the modal models as --init says.
-
-    dmd_eigs writes the DMD eigenvalues with set_eigenvalues; dmd (and the dmd model) also the DMD
-    encoder and decoder. Koopman_var's gain starts at exactly 1 (PolarGain), so it starts as the
-    linear model it modulates. `dmd`: dmd_parameters of these frames, if already computed.
-    """
-    params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2, None)["params"]
-    if not MODELS[name].uses_dmd(init):
-        return params
-    params = jax.tree.map(np.asarray, params)
-    dmd = dmd or dmd_parameters(
-        rearrange(frames, "b t w c -> b t (w c)"),
-        model.d_hidden,
-        2 if not MODELS[name].fitted and frames.shape[-1] == 1 else 1,
-    )
-    lam, encoder, decoder = dmd
-    # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
-    radius = np.exp(-2 * rec.LRU_CLIP)
-    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
-    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
-    _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
-    params = {**params, "dynamics": new["params"]}
-    if init == "dmd" or MODELS[name].fitted:
-        params["encoder"] = {
-            "kernel": np.concatenate([encoder.real, encoder.imag]).T,
-            "bias": 0 * params["encoder"]["bias"],
-        }
-        params["decoder"] = {
-            "kernel": np.concatenate([decoder.real, -decoder.imag], 1).T,
-            "bias": 0 * params["decoder"]["bias"],
-        }
-    return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
-
-
 def with_power_scale(model, params, frames):
     """Koopman_var with its PolarGain's input scale set to the mean |x0|² of the encoded first frames
     of frames (B, T, W, C): inputs of order 1 to the gain's MLP, whatever the encoder's scale."""
@@ -439,3 +349,151 @@ def eigenvalues_of(params, model):
     """The learned λ (D,) of a modal model's parameters."""
     dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
     return np.asarray(dynamics.apply({"params": params["dynamics"]}, method="get_eigenvalues"))
+
+
+def koopman_module(config, features, varying=False, fitted=False, banked=False):
+    """A BatchedKoopmanString as config sizes it: apply({"params": p}, first frames (B, W, C), T) ->
+    (B, T, W, C). From a frequency bank (`banked`, config.bank), config.bank + 1 states per mode of
+    bank_modes(config); Koopman_var's dynamics are LRU's with a PolarGain."""
+    d_hidden = bank_modes(config) * (config.bank + 1) if banked and config.bank else config.model_size
+    return BatchedKoopmanString(
+        d_hidden=d_hidden,
+        dynamics="lru" if varying else config.dynamics,
+        features=features,
+        ranges=(config.r_min, config.r_max, config.max_phase),
+        varying=varying,
+        encoder_hidden=0 if fitted else config.encoder_hidden,
+        pitch=varying and config.pitch,
+    )
+
+
+def random_start(model, frames, config, seed, fits=None):
+    """A model's own initialisers from `seed`: (module, parameters, 0 seconds)."""
+    params = model.init(jax.random.key(seed), jnp.asarray(frames[:1, 0], jnp.float32), 2, None)["params"]
+    return model, params, 0.0
+
+
+def dmd_start(model, frames, config, seed, fits, init, delays, bank=0):
+    """A modal model's start: its own initialisers, then, as `init` says, the eigenvalues of the DMD
+    fit of frames (N, T, W, C) with `delays` frames stacked (dmd_eigs), or also its encoder and
+    decoder (dmd); with `bank` copies, a frequency bank of the fit. Koopman_var's gain starts at
+    exactly 1 (PolarGain), so it starts as the linear model it modulates.
+
+    `fits` caches the fits by delays for the models of a run: (module, parameters, seconds of the fit)."""
+    model, params, _ = random_start(model, frames, config, seed)
+    if init == "random":
+        return model, params, 0.0
+    if delays not in fits:
+        tic = time.perf_counter()
+        fit = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), config.model_size, delays)
+        fits[delays] = fit, time.perf_counter() - tic
+    (lam, encoder, decoder), seconds = fits[delays]
+    if bank:
+        lam, encoder, decoder = frequency_bank(
+            (lam, encoder, decoder), bank_modes(config), bank, config.bank_step
+        )
+    params = jax.tree.map(np.asarray, params)
+    # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
+    radius = np.exp(-2 * rec.LRU_CLIP)
+    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
+    dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
+    _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
+    params = {**params, "dynamics": new["params"]}
+    if init == "dmd":
+        params["encoder"] = {
+            "kernel": np.concatenate([encoder.real, encoder.imag]).T,
+            "bias": 0 * params["encoder"]["bias"],
+        }
+        params["decoder"] = {
+            "kernel": np.concatenate([decoder.real, -decoder.imag], 1).T,
+            "bias": 0 * params["decoder"]["bias"],
+        }
+    return model, jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params), seconds
+
+
+def koopman_delays(config):
+    """Frames a trained modal model's DMD start stacks: two (Hankel DMD) when it sees u alone, since a
+    one-step map of displacements cannot be exact (a string's state is u and v); else one."""
+    return 2 if config.channels == "u" else 1
+
+
+def start_dmd(model, frames, config, seed, fits):
+    """DMD: the fit with config.dmd_delays is the model."""
+    return dmd_start(model, frames, config, seed, fits, "dmd", config.dmd_delays)
+
+
+def start_koopman(model, frames, config, seed, fits):
+    """Koopman: config.init, from a frequency bank of config.bank copies if any."""
+    return dmd_start(model, frames, config, seed, fits, config.init, koopman_delays(config), config.bank)
+
+
+def start_koopman_var(model, frames, config, seed, fits):
+    """Koopman_var: config.init, then its gain's input scale from the encoded first frames."""
+    model, params, seconds = dmd_start(model, frames, config, seed, fits, config.init, koopman_delays(config))
+    return with_power_scale(model, params, frames), params, seconds
+
+
+def koopman_var_recipe(config):
+    """Koopman_var's rates, steps and slope weight, where its own fields give them."""
+    return dict(
+        lr=config.lr_var or config.lr,
+        lr_dynamics=config.lr_dynamics_var or config.lr_dynamics,
+        steps=config.steps_var or config.steps,
+        slope=config.slope if config.slope_var < 0 else config.slope_var,
+    )
+
+
+def gru_recipe(config):
+    """The GRU's steps and rate; whole trajectories, every frame scored, no latent loss."""
+    return dict(steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelKind:
+    """Everything the examples know of a model, read wherever they treat models differently: the
+    loop, checkpoints, shifts, audio and the tables read these fields, never a model's name. Adding
+    a model is one entry of MODELS and its module."""
+
+    label: str  # its row in the tables
+    build: Callable  # (config, F) -> module: apply({"params": p}, first (B, W, C), T, times) -> (B, T, W, C)
+    start: Callable = random_start  # (module, train frames, config, seed, fits) -> (module, params, seconds)
+    recipe: Callable = lambda config: {}  # (config) -> its recipe's fields that are not the configuration's
+    seeds: Callable = operator.attrgetter("seeds")  # (config) -> how many seeds a run trains
+    fitted: bool = False  # a least-squares fit (DMD): no gradient step
+    saved: tuple = ()  # module fields its start sets (not the configuration), kept in checkpoints
+    eigenvalues: Callable | None = None  # (params, module) -> λ (D,) of a modal model
+    streams: bool = False  # synthesises one grid point in blocks (KoopmanString.start, synthesise_block)
+    table_flags: tuple = ()  # flags its cells of the paper's table are made with, beside the column's
+
+
+MODELS = {
+    "dmd": ModelKind(  # the data check: least squares, no gradient step
+        "DMD",
+        lambda config, features: koopman_module(config, features, fitted=True),
+        start_dmd,
+        seeds=lambda config: 1,
+        fitted=True,
+        eigenvalues=eigenvalues_of,
+        streams=True,
+        table_flags=("--channels=uv",),
+    ),
+    "koopman": ModelKind(
+        "Koopman",
+        lambda config, features: koopman_module(config, features, banked=True),
+        start_koopman,
+        eigenvalues=eigenvalues_of,
+        streams=True,
+    ),
+    "koopman_var": ModelKind(
+        "Koopman_var",
+        lambda config, features: koopman_module(config, features, varying=True),
+        start_koopman_var,
+        koopman_var_recipe,
+        saved=("power_scale",),
+        eigenvalues=eigenvalues_of,
+        streams=True,
+    ),
+    "gru": ModelKind(
+        "GRU", lambda config, features: GRUString(), recipe=gru_recipe, seeds=operator.attrgetter("gru_seeds")
+    ),
+}

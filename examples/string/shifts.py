@@ -16,7 +16,6 @@ import numpy as np
 from examples.string import input_pipeline, metrics, train
 from examples.string.configs.base import ConfigError
 from examples.string.figures import fundamental_frequency, plt
-from examples.string.models import MODELS
 
 SHIFTS = ("longer", "louder", "softer", "shape")
 
@@ -93,14 +92,8 @@ def score(config, report):
     Returns the first longer pluck (T', W, C) and {model: its rollout of it}, for the figure."""
     frames, rollouts = plucks(config, report.dataset.scale), {}
     for result in report.results:
-        name, module = result["model"], report.models[result["model"]]
-        trained = [
-            (
-                module.clone(power_scale=report.power_scales[name][i]) if MODELS[name].varying else module,
-                report.params[(name, seed)],
-            )
-            for i, seed in enumerate(result["seeds"])
-        ]
+        name = result["model"]
+        trained = [(run.model, run.params) for run in report.runs if run.name == name]
         result["shifts"], rollouts[name] = evaluate(
             trained, frames, report.dataset.fs, result["rel_mse_seeds"]
         )

@@ -11,28 +11,17 @@ errors.
 import dataclasses
 import time
 from functools import cache, partial
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from einops import rearrange
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from examples.string import metrics, results
 from examples.string.configs.base import ConfigError
-from examples.string.models import (
-    MODELS,
-    bank_modes,
-    dmd_parameters,
-    eigenvalues_of,
-    frequency_bank,
-    init_params,
-    make_model,
-    with_power_scale,
-)
+from examples.string.models import MODELS, ModelKind
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 
@@ -133,22 +122,10 @@ class Recipe:
 
 
 def recipe(kind, config, seed):
-    """The recipe of a model (a models.ModelKind) and seed: the configuration's (Koopman_var's rates
-    lr_var and lr_dynamics_var, steps steps_var and slope weight slope_var, where given), or for the
-    GRU its own steps and rate, whole trajectories, every frame scored and no latent loss."""
+    """The recipe of a model (a models.ModelKind) and seed: the configuration's fields, and the kind's
+    own where it has them (Koopman_var's rates, the GRU's steps)."""
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
-    if kind.varying:
-        fields.update(
-            lr=config.lr_var or config.lr,
-            lr_dynamics=config.lr_dynamics_var or config.lr_dynamics,
-            steps=config.steps_var or config.steps,
-            slope=config.slope if config.slope_var < 0 else config.slope_var,
-        )
-    if kind.recurrent:
-        fields.update(
-            steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0
-        )
-    return Recipe(**fields, seed=seed)
+    return Recipe(**{**fields, **kind.recipe(config)}, seed=seed)
 
 
 class Trained(NamedTuple):
@@ -282,127 +259,106 @@ def validation_mse(model, params, val_frames):
     return metrics.errors(predict(model, params, val_frames[:, 0], val_frames.shape[1]), val_frames)[0]
 
 
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One trained (or fitted, or restored) model and seed: what checkpoints, shifts, audio, the
+    results files and the tables read."""
+
+    name: str  # its key in MODELS
+    kind: ModelKind
+    seed: int
+    model: object  # its module, with the fields its start set (kind.saved)
+    params: dict
+    scores: dict  # metrics.scores on the validation set, and the run's record (train_seconds, ...)
+    curve: list | None  # [(seconds, step, validation relative MSE)] at each log line, if trained
+    pred: np.ndarray | None  # validation rollouts (V, T, W, C); the first seed's only (~160 MB each)
+
+    @property
+    def eigenvalues(self):
+        """λ (D,) of a modal model; None for the others."""
+        return self.kind.eigenvalues(self.params, self.model) if self.kind.eigenvalues else None
+
+
 class Report(NamedTuple):
     """What train_and_evaluate returns."""
 
     dataset: object  # the input pipeline's Dataset
+    runs: list  # every Run, by model in config.models' order, then by seed
     results: list  # one dict per model: metrics.aggregate() of its seeds
-    models: dict  # name -> module of its first seed (Koopman_var's power scale is per seed)
-    params: dict  # (name, seed) -> trained parameters
-    power_scales: dict  # name -> Koopman_var's power scale of each seed (1.0 for the others)
-    preds: dict  # name -> validation rollouts (V, T, W, C) of its first seed
-    eigenvalues: dict  # name -> λ (D,) of its first seed, modal models
-    curves: dict  # "name/seed" -> [(seconds, step, validation rel. MSE)]
     commit: str | None  # the code's commit when the run started (results.commit)
+
+    def first(self):
+        """The first seed's Run of each model, in the table's order."""
+        return [run for run in self.runs if run.pred is not None]
 
 
 def train_and_evaluate(config, dataset, workdir=None, restored=None, log=LOG):
-    """Every model of config.models, each seed: start it (its own initialisers, then DMD as config.init
-    says), train it with its `recipe` unless it is fitted (DMD), and score its rollouts of the whole
-    validation set from their first frames. One loop for every model and every example.
+    """Every model of config.models, each seed: start it (kind.start), train it with its `recipe`
+    unless it is fitted (DMD), and score its rollouts of the whole validation set from their first
+    frames. One loop for every model and every example.
 
     `dataset`: the caller's input pipeline's Dataset (with a checkpoint's scale, if restored).
     `restored`: a checkpoints.Checkpoint whose models are evaluated instead of trained. `workdir`:
-    write one results file per model there (`results.write`), after every seed.
-    The seconds counted are the model's start (its DMD fit included) and training, not validation.
+    write one results file per model there (`results.write`), after every seed. The seconds counted
+    are the model's start (a DMD fit included) and training, not validation.
     """
     made_with = results.commit()  # the code as it is now, not when a results file is written
     if restored:
         restored.check_data(dataset.description)
-    train_frames = dataset.train
-    report = Report(dataset, [], {}, {}, {}, {}, {}, {}, made_with)
-    fits = {}  # DMD fits by delays, shared by the models using it: (lam, encoder, decoder), seconds
+    report, fits = Report(dataset, [], [], made_with), {}  # fits: DMD fits shared by the models
     for name in config.models:
-        kind = MODELS[name]
-        delays = kind.delays(config)
-        if not restored and kind.uses_dmd(config.init) and delays not in fits:
-            tic = time.perf_counter()
-            flat = rearrange(train_frames, "b t w c -> b t (w c)")
-            fits[delays] = dmd_parameters(flat, config.model_size, delays), time.perf_counter() - tic
-        dmd, dmd_seconds = fits.get(delays, (None, 0.0)) if kind.uses_dmd(config.init) else (None, 0.0)
-        if dmd is not None and kind.banked and config.bank:
-            dmd = frequency_bank(dmd, bank_modes(config), config.bank, config.bank_step)
-        runs, report.power_scales[name] = [], []
-        for seed in range(config.seed, config.seed + kind.n_seeds(config)):
+        kind, runs = MODELS[name], []
+        for seed in range(config.seed, config.seed + kind.seeds(config)):
             log(f"--- {name}, seed {seed}")
-            model, params, run, curve, pred = fit(
-                name, config, dataset, seed, (dmd, dmd_seconds), restored, log
-            )
-            runs.append(run)
-            report.params[(name, seed)] = params
-            report.power_scales[name].append(getattr(model, "power_scale", 1.0))
-            if curve is not None:
-                report.curves[f"{name}/{seed}"] = curve
-            log(
-                f"{name}, seed {seed}: validation rel. MSE {run['rel_mse']:.3e}, {run['train_seconds']:.0f} s"
-            )
-            if seed == config.seed:
-                report.models[name] = model
-                report.preds[name] = pred
-                if not kind.recurrent:
-                    report.eigenvalues[name] = eigenvalues_of(params, model)
+            run = fit(name, config, dataset, seed, fits, restored, log)
+            runs.append(run if not runs else dataclasses.replace(run, pred=None))
+            score = f"validation rel. MSE {run.scores['rel_mse']:.3e}, {run.scores['train_seconds']:.0f} s"
+            log(f"{name}, seed {seed}: {score}")
             seeds = range(config.seed, config.seed + len(runs))
             if workdir:  # after every seed: a run stopped early leaves the seeds it finished
-                results.write(workdir, config, dataset, metrics.aggregate(runs, seeds), made_with)
-        report.results.append(metrics.aggregate(runs, seeds))
+                results.write(
+                    workdir, config, dataset, metrics.aggregate([r.scores for r in runs], seeds), made_with
+                )
+        report.runs.extend(runs)
+        report.results.append(metrics.aggregate([r.scores for r in runs], seeds))
     return report
 
 
-def fit(name, config, dataset, seed, dmd, restored=None, log=LOG):
-    """One model and seed: (module, parameters, its scores (on the validation set, the relative MSE on
-    as many training plucks, and a modal model's largest frequency error when the string's are
-    known), its validation curve (the first config.curve_plucks validation plucks) or None, its
-    validation rollouts). Started from its own initialisers and, as config.init says, `dmd` ((λ,
-    encoder, decoder), seconds of the fit), then trained with its `recipe` unless it is fitted
-    (DMD); or restored from a checkpoint."""
-    kind, (start, dmd_seconds) = MODELS[name], dmd
-    model, stopped_at, curve = (
-        make_model(name, config, dataset.train.shape[2] * dataset.train.shape[3]),
-        None,
-        None,
-    )
+def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
+    """One model and seed, a Run: started by its kind (`fits`: the DMD fits of the run so far) and
+    trained with its `recipe` unless it is fitted, or restored from a checkpoint; scored on the
+    validation set, by the relative MSE on as many training plucks, and for a modal model on a
+    string of known modes by its largest frequency error. Its curve: validation on the first
+    config.curve_plucks validation plucks at each log line."""
+    kind, features = MODELS[name], dataset.train.shape[2] * dataset.train.shape[3]
+    model, stopped_at, curve = kind.build(config, features), None, None
     if restored:
         i = seed - config.seed
-        model = model.clone(power_scale=restored.power_scales[name][i]) if kind.varying else model
+        model = model.clone(**restored.fields[name][i])
         target = model.init(jax.random.key(0), jnp.asarray(dataset.val[:1, 0]), 2, None)["params"]
-        params, seconds, stopped_at = (
-            restored.params(name, seed, target),
-            restored.seconds[name][i],
-            restored.stopped_at[name][i],
-        )
+        params = restored.params(name, seed, target)
+        seconds, stopped_at = restored.seconds[name][i], restored.stopped_at[name][i]
     else:
         tic = time.perf_counter()
-        params = init_params(name, model, dataset.train, config.init, seed, start)
-        model = with_power_scale(model, params, dataset.train) if kind.varying else model
-        seconds = time.perf_counter() - tic + dmd_seconds
+        model, params, fit_seconds = kind.start(model, dataset.train, config, seed, fits)
+        seconds = time.perf_counter() - tic + fit_seconds
         if not kind.fitted:
             validate = partial(validation_mse, model, val_frames=dataset.val[: config.curve_plucks or None])
             trained = train(model, params, dataset.train, recipe(kind, config, seed), validate, log)
             params, seconds = trained.params, seconds + trained.seconds
             stopped_at, curve = trained.stopped_at, trained.curve
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
-    run = metrics.scores(pred, dataset.val)
-    run.update(
+    scores = metrics.scores(pred, dataset.val)
+    scores.update(
         model=name,
         train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
         params=sum(p.size for p in jax.tree.leaves(params)),
         train_seconds=seconds,
         stopped_at=stopped_at,
     )
-    if dataset.true_eigenvalues is not None and not kind.recurrent:
-        lam = eigenvalues_of(params, model)
-        run["frequency_error"] = metrics.frequency_errors(lam, dataset.true_eigenvalues, dataset.train)
-    return model, params, run, curve, pred
-
-
-def learning_curve(config, get_dataset, sizes, workdir, log=LOG):
-    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size, on
-    get_dataset(config) (the example's input pipeline) of the first that many training plucks."""
-    curve = {name: [] for name in config.models}
-    for size in sizes:
-        log(f"=== {size} training plucks")
-        sized = dataclasses.replace(config, train_plucks=size)
-        report = train_and_evaluate(sized, get_dataset(sized), Path(workdir) / str(size), log=log)
-        for result in report.results:
-            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
-    return curve
+    run = Run(name, kind, seed, model, params, scores, curve, pred)
+    if dataset.true_eigenvalues is not None and kind.eigenvalues:
+        scores["frequency_error"] = metrics.frequency_errors(
+            run.eigenvalues, dataset.true_eigenvalues, dataset.train
+        )
+    return run

@@ -1,7 +1,7 @@
-"""The paper's table, rendered from the results files, never typed by hand.
+"""README.md's and docs/experiments.md's tables, rendered from the results files, never typed by hand.
 
-    python -m examples.string.table            # the tables, the cells still missing, their commands
-    python -m examples.string.table --write    # also into README.md and docs/experiments.md, between markers
+    python -m examples.string.readme            # the tables, the cells still missing, their commands
+    python -m examples.string.readme --write    # also into README.md and docs/experiments.md, between markers
 
 The paper (DAFx 2024; its authors' `nbs/results.qmd`) has eight columns: the linear and the
 nonlinear string, Gaussian and noise initial conditions, 4 kHz (10 modes) and 16 kHz (25 modes),

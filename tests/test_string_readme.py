@@ -5,16 +5,16 @@ import json
 import numpy as np
 import pytest
 
-from examples.string import table
+from examples.string import readme
 
 
 def test_the_readme_and_the_docs_show_what_the_results_files_say():
     """No number of the README's paper table, nor of the docs' shift and learning-curve tables, is
     typed by hand: each is the renderer's output."""
-    for path, named in table.blocks().items():
+    for path, named in readme.blocks().items():
         for name, rendered in named.items():
-            assert table.read_block(path.read_text(), name) == rendered, (
-                f"{path.name}'s {name} differs from results/: run python -m examples.string.table --write"
+            assert readme.read_block(path.read_text(), name) == rendered, (
+                f"{path.name}'s {name} differs from results/: run python -m examples.string.readme --write"
             )
 
 
@@ -36,14 +36,14 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
         "commit": "abc",
     }
     (column / "koopman.json").write_text(json.dumps(record))
-    text, missing = table.render(tmp_path)
+    text, missing = readme.render(tmp_path)
     expected = f"{np.mean(seeds):.4f} ({np.std(seeds, ddof=1):.4f})³"
     row = next(line for line in text.splitlines() if line.startswith("| Koopman |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
     assert (
-        len(missing) == 31 + len(table.SCRATCH_COLUMNS) * len(table.SCRATCH_ROWS)
+        len(missing) == 31 + len(readme.SCRATCH_COLUMNS) * len(readme.SCRATCH_ROWS)
         and "test machine, 2026-01-01, commit abc; training 33 min" in text
     )
 
@@ -59,7 +59,7 @@ def test_one_run_shows_its_spread_across_the_validation_plucks(tmp_path):
     record = {"result": {**result, **spread}, "config": config, "machine": "m", "date": "d", "commit": "c"}
     (column / "dmd.json").write_text(json.dumps(record))
     (column / "gru.json").write_text(json.dumps({**record, "config": {**config, "channels": "u"}}))
-    text, _ = table.render(tmp_path)
+    text, _ = readme.render(tmp_path)
     linear = text[text.index("**Linear string, relative MSE**") :]
     dmd = next(line for line in linear.splitlines() if line.startswith("| DMD |"))
     gru = next(line for line in linear.splitlines() if line.startswith("| GRU |"))
@@ -78,11 +78,11 @@ def test_a_cell_made_by_another_recipe_than_its_columns_is_missing(tmp_path):
     record = {"result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
     for model in ("dmd", "koopman_var"):
         (tmp_path / "nonlinear_gaussian_16k" / f"{model}.json").write_text(json.dumps(record))
-    _, missing = table.render(tmp_path)
+    _, missing = readme.render(tmp_path)
     assert "nonlinear_gaussian_16k/koopman_var" in missing and "nonlinear_gaussian_16k/dmd" not in missing
-    trained, dmd = table.command("nonlinear_gaussian_16k", ["koopman_var", "dmd"])[::-1]
+    trained, dmd = readme.command("nonlinear_gaussian_16k", ["koopman_var", "dmd"])[::-1]
     assert "--steps_var=3600" in trained and "steps_var" not in dmd
-    assert "steps_var" not in table.command("nonlinear_gaussian_4k", ["koopman_var"])[0]
+    assert "steps_var" not in readme.command("nonlinear_gaussian_4k", ["koopman_var"])[0]
 
 
 def test_a_file_in_the_wrong_column_is_refused(tmp_path):
@@ -90,15 +90,15 @@ def test_a_file_in_the_wrong_column_is_refused(tmp_path):
     record = {"result": {}, "config": {"string": "nonlinear", "ic": "gaussian", "fs": 4000.0}}
     (tmp_path / "linear_gaussian_4k" / "dmd.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="is not column linear_gaussian_4k"):
-        table.render(tmp_path)
+        readme.render(tmp_path)
 
 
 def test_the_papers_numbers_are_its_table():
     """Spot checks against the paper's results.qmd, as printed there."""
-    assert table.paper("nonlinear", "gaussian", 4000, "koopman_var") == ((0.0113, 0.0061), (0.0977, 0.0284))
-    assert table.paper("linear", "noise", 16000, "koopman") == ((0.0019, 0.0001), (0.0423, 0.0004))
-    assert table.paper("nonlinear", "noise", 16000, "dmd") == ((1.8313, 0.2467), (1.0953, 0.087))
-    assert table.paper("linear", "gaussian", 4000, "gru") is None
+    assert readme.paper("nonlinear", "gaussian", 4000, "koopman_var") == ((0.0113, 0.0061), (0.0977, 0.0284))
+    assert readme.paper("linear", "noise", 16000, "koopman") == ((0.0019, 0.0001), (0.0423, 0.0004))
+    assert readme.paper("nonlinear", "noise", 16000, "dmd") == ((1.8313, 0.2467), (1.0953, 0.087))
+    assert readme.paper("linear", "gaussian", 4000, "gru") is None
 
 
 def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
@@ -122,18 +122,18 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
             "commit": "c",
         }
         (root / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
-    text, missing = table.render(tmp_path)
+    text, missing = readme.render(tmp_path)
     row = next(line for line in text.splitlines() if line.startswith("| linear gaussian 4 kHz | Koopman |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[2:] == ["0.0030 (0.0014)", "0.12%", "1.0e-05 (0e+00)", "0.0110 (0.0069)"]
     assert "scratch/linear_gaussian_4k/koopman" not in missing
     assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
-    assert "--config=scratch_nonlinear " in table.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
-    assert "--config=scratch " in table.command("scratch/linear_gaussian_4k", ["koopman"])[0]
+    assert "--config=scratch_nonlinear " in readme.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
+    assert "--config=scratch " in readme.command("scratch/linear_gaussian_4k", ["koopman"])[0]
     assert (
-        "--config=scratch --ic=noise --fs=4000 " in table.command("scratch/linear_noise_4k", ["koopman"])[0]
+        "--config=scratch --ic=noise --fs=4000 " in readme.command("scratch/linear_noise_4k", ["koopman"])[0]
     )
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):
-        table.render(tmp_path)
+        readme.render(tmp_path)
