@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import plucks, recipe, started, string_config
 
-from examples.string import metrics, models, physics, results, train
+from examples.string import input_pipeline, metrics, models, physics, results, train
 from examples.string.configs.base import from_dict
 from examples.string.configs.default import Config
 from examples.string.input_pipeline import get_dataset
@@ -261,10 +261,12 @@ def test_the_curve_scores_the_first_curve_plucks_and_the_final_score_all():
 
 def test_anchored_windows_start_at_the_first_frame():
     frames = np.arange(5 * 40 * 2 * 1, dtype=np.float32).reshape(5, 40, 2, 1)
-    first, times, scored, _ = train.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0, anchor=True)
+    first, times, scored, _ = input_pipeline.draw_batch(
+        np.random.default_rng(0), frames, 3, 10, 4, 0.0, anchor=True
+    )
     rows = [np.flatnonzero((frames[:, 0] == f).all(axis=(1, 2)))[0] for f in first]  # each a row's frame 0
     np.testing.assert_array_equal(scored, frames[np.array(rows)[:, None], times])
-    free = train.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0)[0]
+    free = input_pipeline.draw_batch(np.random.default_rng(0), frames, 3, 10, 4, 0.0)[0]
     assert not all((frames[:, 0] == f).all(axis=(1, 2)).any() for f in free)  # random offsets otherwise
 
 

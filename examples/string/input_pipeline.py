@@ -171,3 +171,21 @@ def load_trajectories(path):
     if fs.size != 1 or not np.issubdtype(fs.dtype, np.number) or not float(fs) > 0:
         raise ConfigError(f"--data={path}: fs missing or not a positive number: expected the sample rate, Hz")
     return np.stack(channels, axis=-1).astype(np.float64), float(fs)
+
+
+def draw_batch(rng, frames, batch_size, length, loss_frames, latent, anchor=False):
+    """One step's batch of windows of `length` steps at random rows and offsets (0 if `anchor`) of
+    frames (N, T, W, C): first frames (B, W, C), the steps scored (M,), a random subset shared by the
+    batch (None: all; the powers λ^k of a modal model are then computed once for the batch), their
+    frames (B, M, W, C), and the first M frames for the latent loss (B, M', W, C; one frame without it)."""
+    rows = rng.choice(len(frames), size=batch_size, replace=False)
+    offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
+    offsets = np.zeros_like(offsets) if anchor else offsets
+    n_scored = min(length, loss_frames or length)
+    times = None  # every frame scored: the models' whole output, no gather
+    if n_scored < length:
+        times = np.sort(rng.choice(length, n_scored, replace=False))
+    first = frames[rows, offsets]
+    scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
+    consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
+    return first, times, scored, consecutive

@@ -8,7 +8,10 @@
   koopman_var  the same with LRUDynamicsVarying: the rollout times a gain exp(MLP(|x|²)), a
                log-magnitude and a phase (PolarGain), divided by its value at the start; with
                `pitch`, also each pluck's frequencies raised by an MLP of its |x0|².
-  gru          BatchedDeepRNN with GRU cells, x0 = the first frame, zero inputs (the spec's baseline).
+  lru, s5      the paper's state-space models, a one-to-many modal first layer and residual
+               sequence layers (ssm.py).
+  gru          BatchedDeepRNN with GRU cells, zero inputs (the spec's baseline), inside a lift of the
+               first frame and a readout of each state.
 
 Shapes: B batch, T steps, W grid points, C channels, D complex modal state size, F = W·C.
 """
@@ -25,6 +28,8 @@ import numpy as np
 from einops import rearrange
 
 import recurrent as rec
+from examples.string import ssm
+from examples.string.configs.base import ConfigError
 from examples.string.input_pipeline import n_modes
 from mlp import MLP
 
@@ -229,19 +234,29 @@ BatchedKoopmanString = nn.vmap(
 
 
 class GRUString(nn.Module):
-    """The spec's baseline: BatchedDeepRNN of GRU cells, carry seeded by the first frame, zero inputs."""
+    """The GRU baseline: the seed's BatchedDeepRNN of GRU cells, zero inputs, its carry seeded by the
+    first frame. With `hidden`, inside a lift and a readout: the first frame (F,) lifted to a state of
+    `hidden` features (Dense), the states read out to frames (Dense), so that the state's size and
+    scale are the GRU's own, not the string's; without, the seed's form, the state itself the frame."""
 
-    n_layers: int = 1  # layers after the first
+    hidden: int = 0  # the lifted state's features; 0: the seed's form
+    n_layers: int = 0  # layers after the first
 
     @nn.compact
     def __call__(self, first_frames, n_steps, times=None):
         """first_frames (B, W, C) -> (B, T, W, C), or (B, M, W, C) at steps `times` (M,) only."""
         batch, width, channels = first_frames.shape
-        rnn = rec.BatchedDeepRNN(
-            d_model=width, d_vars=channels, n_layers=self.n_layers, cell=nn.GRUCell, name="rnn"
-        )
-        out = rnn(first_frames, jnp.zeros((batch, n_steps, width, channels), first_frames.dtype))
-        return out if times is None else out[:, times]
+        if self.hidden:
+            flat = rearrange(first_frames, "b w c -> b (w c)")
+            first_frames = nn.Dense(self.hidden, name="lift")(flat)[..., None]  # (B, hidden, 1)
+        frame = first_frames.shape[1:]
+        rnn = rec.BatchedDeepRNN(*frame, n_layers=self.n_layers, cell=nn.GRUCell, name="rnn")
+        out = rnn(first_frames, jnp.zeros((batch, n_steps, *frame), first_frames.dtype))
+        out = out if times is None else out[:, times]
+        if self.hidden:
+            out = nn.Dense(width * channels, name="readout")(out[..., 0])
+            out = rearrange(out, "b t (w c) -> b t w c", w=width)
+        return out
 
 
 def unbatched(model):
@@ -444,8 +459,48 @@ def koopman_var_recipe(config):
 
 
 def gru_recipe(config):
-    """The GRU's steps and rate; whole trajectories, every frame scored, no latent loss."""
-    return dict(steps=config.gru_steps, lr=config.gru_lr, window=0, anchor=False, latent=0.0, loss_frames=0)
+    """The GRU's steps, rate and first window, every frame scored (it computes them all), no latent
+    or slope loss. Windows start at the release: from u alone a later frame's velocity is unknown."""
+    return dict(
+        steps=config.gru_steps,
+        lr=config.gru_lr,
+        window=config.gru_window,
+        anchor=True,
+        latent=0.0,
+        slope=0.0,
+        loss_frames=0,
+    )
+
+
+def ssm_recipe(config):
+    """The paper's recipe of its LRU and S5: AdamW at ssm_lr with weight decay 1e-4, the recurrent
+    parameters (ssm.RECURRENT_PARAMS) at a quarter of the rate without, clip 1; every frame scored,
+    no latent or slope loss; windows from ssm_window, at the release as the GRU's."""
+    return dict(
+        steps=config.ssm_steps,
+        lr=config.ssm_lr,
+        lr_dynamics=config.ssm_lr / 4,
+        weight_decay=1e-4,
+        clip=1.0,
+        window=config.ssm_window,
+        anchor=True,
+        latent=0.0,
+        slope=0.0,
+        loss_frames=0,
+    )
+
+
+def ssm_module(config, features, layer):
+    """The paper's deep LRU or S5 (ssm.SSMString) as config sizes it."""
+    layers = config.lru_layers if layer == "lru" else config.s5_layers
+    if layer == "s5" and (config.ssm_states % config.s5_blocks or config.ssm_states // config.s5_blocks % 2):
+        raise ConfigError(
+            f"--ssm_states={config.ssm_states} --s5_blocks={config.s5_blocks}: expected blocks of an "
+            "even number of states (conjugate pairs)"
+        )
+    return ssm.SSMString(
+        layer, layers - 1, config.ssm_states, features, glu=layer == "lru", blocks=config.s5_blocks
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -493,7 +548,20 @@ MODELS = {
         eigenvalues=eigenvalues_of,
         streams=True,
     ),
+    "lru": ModelKind(
+        "LRU",
+        lambda config, features: ssm_module(config, features, "lru"),
+        recipe=ssm_recipe,
+    ),
+    "s5": ModelKind(
+        "S5",
+        lambda config, features: ssm_module(config, features, "s5"),
+        recipe=ssm_recipe,
+    ),
     "gru": ModelKind(
-        "GRU", lambda config, features: GRUString(), recipe=gru_recipe, seeds=operator.attrgetter("gru_seeds")
+        "GRU",
+        lambda config, features: GRUString(config.gru_hidden),
+        recipe=gru_recipe,
+        seeds=operator.attrgetter("gru_seeds"),
     ),
 }

@@ -19,21 +19,17 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from examples.string import metrics, results
+from examples.string import input_pipeline, metrics, results
 from examples.string.configs.base import ConfigError
 from examples.string.models import MODELS, ModelKind
+from examples.string.ssm import RECURRENT_PARAMS
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 
 
-def full_precision():
-    """Full float32 matrix products for every model of the examples, on every backend: the DMD start
-    cancels large encoder entries, which the TF32 products of NVIDIA GPUs (the backend's default,
-    about 10 bits) turn into a start loss of 5.7e3 (1.4 on a CPU). A CPU's products already are."""
-    jax.config.update("jax_default_matmul_precision", "highest")
-
-
-EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"}
+# The parameters trained at lr_dynamics, without weight decay: the modal models' eigenvalues, and
+# the state-space models' recurrent parameters.
+EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"} | RECURRENT_PARAMS
 
 
 def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
@@ -188,7 +184,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
-        first, times, scored, consecutive = draw_batch(
+        first, times, scored, consecutive = input_pipeline.draw_batch(
             rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
         )
         times = None if times is None else to_devices(times, replicated)  # shared by the batch
@@ -216,24 +212,6 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
             log(f"stopped at step {i + 1}: --budget={budget:g} s reached")
             return Trained(params, losses, curve, time.perf_counter() - start - paused, i + 1)
     return Trained(params, losses, curve, time.perf_counter() - start - paused, None)
-
-
-def draw_batch(rng, frames, batch_size, length, loss_frames, latent, anchor=False):
-    """One step's batch of windows of `length` steps at random rows and offsets (0 if `anchor`) of
-    frames (N, T, W, C): first frames (B, W, C), the steps scored (M,), a random subset shared by the
-    batch (None: all; the powers λ^k of a modal model are then computed once for the batch), their
-    frames (B, M, W, C), and the first M frames for the latent loss (B, M', W, C; one frame without it)."""
-    rows = rng.choice(len(frames), size=batch_size, replace=False)
-    offsets = rng.integers(0, frames.shape[1] - length + 1, size=rows.size)
-    offsets = np.zeros_like(offsets) if anchor else offsets
-    n_scored = min(length, loss_frames or length)
-    times = None  # every frame scored: the models' whole output, no gather
-    if n_scored < length:
-        times = np.sort(rng.choice(length, n_scored, replace=False))
-    first = frames[rows, offsets]
-    scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
-    consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
-    return first, times, scored, consecutive
 
 
 @partial(jax.jit, static_argnums=(0, 3))

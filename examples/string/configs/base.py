@@ -78,7 +78,7 @@ class Base:
     """Models, recipe and seeds: the fields every example's configuration has."""
 
     models: tuple = setting(
-        ("koopman",), "Models trained, in the table's order: dmd, koopman, koopman_var, gru."
+        ("koopman",), "Models trained, in the table's order: dmd, koopman, koopman_var, lru, s5, gru."
     )
     init: str = setting(
         "dmd_eigs",
@@ -173,6 +173,31 @@ class Base:
         140, "Adam steps of the GRU (1–2 s a step on 4000-step rollouts here).", at_least(1)
     )
     gru_lr: float = setting(1e-2, "Adam rate of the GRU.", above(0))
+    gru_hidden: int = setting(
+        128,
+        "The GRU's state: the first frame lifted to this many features (Dense), each state read out to a "
+        "frame (Dense); 0: the seed's baseline, the first frame itself the carry and the state the frame.",
+        at_least(0),
+    )
+    gru_window: int = setting(
+        32, "The GRU's first curriculum window, doubled in stages to the whole; 0: whole.", at_least(0)
+    )
+    # The paper's state-space models (ssm.py); the defaults are the paper's sizes and recipe.
+    lru_layers: int = setting(6, "LRU: layers, the one-to-many first one included.", at_least(1))
+    s5_layers: int = setting(4, "S5: layers, the one-to-many first one included.", at_least(1))
+    ssm_states: int = setting(
+        128, "LRU and S5: states of each layer (S5: conjugate pairs of them).", at_least(2)
+    )
+    s5_blocks: int = setting(16, "S5: HiPPO-N blocks of its states (states / blocks even).", at_least(1))
+    ssm_steps: int = setting(600, "LRU and S5: AdamW steps.", at_least(1))
+    ssm_lr: float = setting(
+        1e-3,
+        "LRU and S5: AdamW rate (weight decay 1e-4); their recurrent parameters a quarter of it.",
+        above(0),
+    )
+    ssm_window: int = setting(
+        0, "LRU and S5: first curriculum window, doubled in stages to the whole; 0: whole.", at_least(0)
+    )
     seed: int = setting(0, "First seed of the models' initialisation and batches.", at_least(0))
     seeds: int = setting(1, "Seeds of each trained modal model, from seed (DMD has one).", at_least(1))
     gru_seeds: int = setting(1, "Seeds of the GRU.", at_least(1))
