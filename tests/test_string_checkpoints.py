@@ -11,7 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config=nonlinear", "--train=4", "--val=2", "--test=1", "--samples=120", "--points=9", "--steps=2"]
-TINY += ["--gru_steps=2"]
+TINY += [
+    "--gru_steps=2",
+    "--ssm_steps=2",
+    "--lru_layers=2",
+    "--s5_layers=2",
+    "--ssm_states=8",
+    "--s5_blocks=2",
+]
+TINY += ["--gru_hidden=8"]
 
 
 def run_example(*args):
@@ -36,16 +44,18 @@ def checkpoint(tmp_path_factory):
 
 
 def test_load_gives_the_saved_table(checkpoint, tmp_path):
-    """Every model loads, the GRU and Koopman_var (its power scale per seed) included, and is heard."""
+    """Every model loads, the GRU, the LRU, S5 and Koopman_var (its power scale per seed) included, and
+    is heard."""
     directory, saved = checkpoint
     table = tmp_path / "loaded.json"
     result = run_example(
         *TINY, "--models=all", f"--load={directory}", f"--json={table}", f"--audio={tmp_path}"
     )
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "pluck0_gru.wav").exists() and (tmp_path / "pluck0_koopman_var.wav").exists()
+    models = ["dmd", "koopman", "koopman_var", "lru", "s5", "gru"]
+    assert all((tmp_path / f"pluck0_{name}.wav").exists() for name in models)
     loaded = json.loads(table.read_text())
-    assert [r["model"] for r in loaded["results"]] == ["dmd", "koopman", "koopman_var", "gru"]
+    assert [r["model"] for r in loaded["results"]] == models
     for a, b in zip(saved["results"], loaded["results"], strict=True):
         assert a["model"] == b["model"] and a["params"] == b["params"]
         np.testing.assert_allclose(a["rel_mse_seeds"], b["rel_mse_seeds"], rtol=1e-6)

@@ -69,6 +69,7 @@ def test_saved_data_trains_through_data(tmp_path):
     """--save_data writes what --data reads: the two meet at the same arrays."""
     path, table = tmp_path / "plucks.npz", tmp_path / "result.json"
     small = ["--val=1", "--test=1", "--points=7", "--modes=3", "--model_size=2", "--steps=2", "--gru_steps=2"]
+    small += ["--gru_hidden=4", "--ssm_steps=2", "--ssm_states=4", "--s5_blocks=2"]
     first = run_example(
         "--string=nonlinear", "--simulator=dop853", f"--save_data={path}", "--train=3", "--samples=80", *small
     )
@@ -80,14 +81,14 @@ def test_saved_data_trains_through_data(tmp_path):
     assert "3 train (and each mirrored) / 1 validation / 1 test (unused)" in second.stdout  # 3 < mirror_below
     record = json.loads(table.read_text())
     assert record["string"] == "plucks.npz" and record["n_steps"] == 80 and record["fs"] == 4000.0
-    assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var", "gru"]
+    assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var", "lru", "s5", "gru"]
     keys = {"model", "rel_mse", "rel_mae", "rel_mse_std", "rel_mse_worst", "rel_mse_seeds", "params", "seeds"}
     keys |= {"rel_mse_batches", "rel_mse_batches_seeds", "rel_mae_seeds", "rtf", "rtf_48k"}
     keys |= {"train_seconds", "train_seconds_seeds", "stopped_at", "stopped_at_seeds"}
     keys |= {"train_rel_mse", "train_rel_mse_seeds"}  # no frequency error: a file's modes are unknown
     keys |= {"rel_mse_pluck_std_seeds", "rel_mae_pluck_std_seeds"}
     for r in record["results"]:
-        assert set(r) == keys | ({"block_64_48k"} if r["model"] != "gru" else set()), r
+        assert set(r) == keys | ({"block_64_48k"} if models.MODELS[r["model"]].streams else set()), r
         assert r["rtf"] > 0 and r["rtf_48k"] > 0 and r["rel_mse_seeds"] == [r["rel_mse"]]
 
 

@@ -99,6 +99,8 @@ def test_the_papers_numbers_are_its_table():
     assert readme.paper("linear", "noise", 16000, "koopman") == ((0.0019, 0.0001), (0.0423, 0.0004))
     assert readme.paper("nonlinear", "noise", 16000, "dmd") == ((1.8313, 0.2467), (1.0953, 0.087))
     assert readme.paper("linear", "gaussian", 4000, "gru") is None
+    assert readme.paper("nonlinear", "noise", 4000, "lru") == ((0.0250, 0.0065), (0.1284, 0.0077))
+    assert readme.paper("linear", "gaussian", 16000, "s5") == ((0.0156, 0.0102), (0.1206, 0.0421))
 
 
 def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):

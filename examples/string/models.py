@@ -29,7 +29,7 @@ from einops import rearrange
 
 import recurrent as rec
 from examples.string import ssm
-from examples.string.configs.base import ConfigError
+from examples.string.configs.base import PAPER_SSM, ConfigError
 from examples.string.input_pipeline import n_modes
 from mlp import MLP
 
@@ -473,13 +473,14 @@ def gru_recipe(config):
 
 
 def ssm_recipe(config):
-    """The paper's recipe of its LRU and S5: AdamW at ssm_lr with weight decay 1e-4, the recurrent
-    parameters (ssm.RECURRENT_PARAMS) at a quarter of the rate without, clip 1; every frame scored,
-    no latent or slope loss; windows from ssm_window, at the release as the GRU's."""
+    """The LRU's and S5's recipe, in the paper's form: AdamW at ssm_lr with weight decay 1e-4, the
+    recurrent parameters (ssm.RECURRENT_PARAMS) at ssm_lr_recurrent (0: ssm_lr / 4, the paper's)
+    without, clip 1; every frame scored, no latent or slope loss; windows from ssm_window, at the
+    release as the GRU's."""
     return dict(
         steps=config.ssm_steps,
         lr=config.ssm_lr,
-        lr_dynamics=config.ssm_lr / 4,
+        lr_dynamics=config.ssm_lr_recurrent or config.ssm_lr / 4,
         weight_decay=1e-4,
         clip=1.0,
         window=config.ssm_window,
@@ -519,6 +520,7 @@ class ModelKind:
     eigenvalues: Callable | None = None  # (params, module) -> λ (D,) of a modal model
     streams: bool = False  # synthesises one grid point in blocks (KoopmanString.start, synthesise_block)
     table_flags: tuple = ()  # flags its cells of the paper's table are made with, beside the column's
+    paper_size: tuple = ()  # (field, value) pairs of the configuration at the paper's size and recipe
 
 
 MODELS = {
@@ -552,11 +554,13 @@ MODELS = {
         "LRU",
         lambda config, features: ssm_module(config, features, "lru"),
         recipe=ssm_recipe,
+        paper_size=tuple(PAPER_SSM.items()),
     ),
     "s5": ModelKind(
         "S5",
         lambda config, features: ssm_module(config, features, "s5"),
         recipe=ssm_recipe,
+        paper_size=tuple(PAPER_SSM.items()),
     ),
     "gru": ModelKind(
         "GRU",

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from examples.string import train
+from examples.string.configs.base import from_dict
+from examples.string.configs.default import Config
 from examples.string.models import MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +67,18 @@ PAPER = {
             "0.0041(0.0008) 0.0527(0.0081)",
             "0.0531(0.0572) 0.1714(0.1056)",
         ],
+        "lru": [
+            "0.0260(0.0067) 0.1571(0.0240)",
+            "0.0390(0.0187) 0.1870(0.0450)",
+            "0.0250(0.0065) 0.1284(0.0077)",
+            "0.0476(0.0058) 0.1922(0.0125)",
+        ],
+        "s5": [
+            "0.1165(0.0260) 0.3318(0.0291)",
+            "0.0224(0.0013) 0.1467(0.0053)",
+            "0.0507(0.0127) 0.1916(0.0190)",
+            "0.0387(0.0062) 0.1493(0.0078)",
+        ],
     },
     "linear": {
         "dmd": [
@@ -83,6 +98,18 @@ PAPER = {
             "0.0013(0.0012) 0.0321(0.0142)",
             "0.0002(0.0001) 0.0134(0.0023)",
             "0.0495(0.0973) 0.1125(0.1785)",
+        ],
+        "lru": [
+            "0.0014(0.0005) 0.0373(0.0065)",
+            "0.0010(0.0002) 0.0317(0.0034)",
+            "0.0005(0.0001) 0.0199(0.0025)",
+            "0.0005(0.0002) 0.0217(0.0036)",
+        ],
+        "s5": [
+            "0.0386(0.0273) 0.1896(0.0597)",
+            "0.0156(0.0102) 0.1206(0.0421)",
+            "0.0112(0.0029) 0.1023(0.0139)",
+            "0.0037(0.0012) 0.0539(0.0119)",
         ],
     },
 }
@@ -166,7 +193,8 @@ def cell(result, key):
 SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 LEGEND = (
     "‡: one run, its std across the validation plucks (the paper's DMD row gives this spread); "
-    "†: saw (u, v), not u alone; ², ³, ⁴: the mean over that many seeds (five elsewhere)."
+    "†: saw (u, v), not u alone; §: a smaller model than the paper's, with its own recipe "
+    "(the results file holds both); ², ³, ⁴: the mean over that many seeds (five elsewhere)."
 )
 
 
@@ -191,6 +219,8 @@ def render(root=RESULTS):
                     ref = paper(*column, model)
                     if record:
                         seen = " †" if record["config"]["channels"] == "uv" else ""
+                        paper_size = MODELS[model].paper_size
+                        seen += " §" if any(record["config"].get(f) != v for f, v in paper_size) else ""
                         row.append(cell(record["result"], key) + seen)
                     else:
                         row.append("–")
@@ -378,11 +408,105 @@ def render_curve(root=RESULTS / "curve"):
     return "\n".join(lines + [""] + sources(records, "Made on:")).rstrip() + "\n"
 
 
+def training_steps(record):
+    """The Adam steps of a results file's model (its recipe), None for a fitted one (DMD)."""
+    kind = MODELS[record["model"]]
+    if kind.fitted:
+        return None
+    return train.recipe(kind, from_dict(Config, record["config"]), 0).steps
+
+
+def costs(root=RESULTS):
+    """[(model, fs, params, training seconds per 1000 steps, minutes per column, × real time at fs,
+    at 48 kHz, validation rel. MSE, a seed's training seconds)] of every cell (the seeds' means)."""
+    rows = []
+    for record in read_cells(root).values():
+        model, result, steps = record["model"], record["result"], training_steps(record)
+        seconds = result["train_seconds_seeds"]
+        rows.append(
+            (
+                model,
+                int(record["config"]["fs"]),
+                result["params"],
+                np.mean(seconds) / steps * 1000 if steps else None,
+                np.sum(seconds) / 60,
+                result.get("rtf"),
+                result.get("rtf_48k"),
+                result["rel_mse"],
+                np.mean(seconds),
+            )
+        )
+    return rows
+
+
+def render_costs(root=RESULTS):
+    """Markdown of what each model costs: per model and rate, the median over its columns."""
+    rows = costs(root)
+    lines = [
+        "**What each model costs**: median over the columns at each rate; training on two CPU cores "
+        "(each seed's time, its start included), synthesis of one grid point, batch 1",
+        "",
+        "| model | rate | params | train s / 1000 steps | train min / column | × real time, fs | 48 kHz |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def median(values, form):
+        values = [v for v in values if v is not None]
+        return form.format(np.median(values)) if values else "–"
+
+    for model in ROWS:
+        for fs in (4000, 16000):
+            mine = [r for r in rows if r[0] == model and r[1] == fs]
+            if not mine:
+                continue
+            lines.append(
+                f"| {NAMES[model]} | {fs // 1000} kHz | {median([r[2] for r in mine], '{:.0f}')} | "
+                f"{median([r[3] for r in mine], '{:.0f}')} | {median([r[4] for r in mine], '{:.1f}')} | "
+                f"{median([r[5] for r in mine], '{:.0f}')} | {median([r[6] for r in mine], '{:.0f}')} |"
+            )
+    return "\n".join(lines) + "\n\n![validation error against training time](docs/figures/cost.png)\n"
+
+
+def save_cost_figure(path, root=RESULTS):
+    """Validation relative MSE against training seconds (a seed's mean), one mark per model and
+    column, log scales."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = costs(root)
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for i, model in enumerate(ROWS):
+        mine = [r for r in rows if r[0] == model]
+        if mine:
+            for fs, marker in ((4000, "o"), (16000, "s")):
+                at = [r for r in mine if r[1] == fs]
+                ax.scatter(
+                    [max(r[8], 0.1) for r in at],
+                    [r[7] for r in at],
+                    color=f"C{i}",
+                    marker=marker,
+                    label=f"{NAMES[model]} {fs // 1000} kHz" if at else None,
+                )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="training seconds (one seed, two CPU cores)",
+        ylabel="validation relative MSE",
+        title="Every cell of the paper's table",
+    )
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def blocks(tables=None):
     """{file: {block name: rendered markdown}}: what each marked block of the README and the docs holds
     (`tables`: the README's, where already rendered)."""
     return {
-        README: {"results:string": tables or render()[0]},
+        README: {"results:string": tables or render()[0], "results:costs": render_costs()},
         DOCS: {"results:shifts": render_shifts(), "results:curve": render_curve()},
     }
 
@@ -423,6 +547,8 @@ def main(argv):
                 text = write_block(text, name, markdown)
             path.write_text(text)
             print(f"{path.relative_to(ROOT)}: {', '.join(named)} written")
+        save_cost_figure(ROOT / "docs" / "figures" / "cost.png")
+        print("docs/figures/cost.png written")
 
 
 if __name__ == "__main__":
