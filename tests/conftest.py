@@ -1,6 +1,9 @@
 """Shared fixtures: model factories, the float64 switch and the relative error."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +23,15 @@ settings.load_profile("ci")
 # The tests hold the math to float64 references, so float32 products run at full precision on every
 # backend, as in run_checks.py (NVIDIA GPUs default to TF32, about 1e-3).
 jax.config.update("jax_default_matmul_precision", "highest")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(*args, env=None, timeout=300):
+    """`python ARGS` run in the repository root, as a user runs a command: its output captured."""
+    command = [sys.executable, *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
 
 MODAL_CLASSES = [
     rec.LRUDynamics,

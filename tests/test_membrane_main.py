@@ -1,9 +1,8 @@
 """`python -m examples.membrane`: the string's models, loop, JSON, figure and audio on the membrane."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+
+from conftest import run_python
 
 
 def test_the_membrane_example_runs_the_string_loop(tmp_path):
@@ -12,13 +11,7 @@ def test_the_membrane_example_runs_the_string_loop(tmp_path):
     table, figure, audio = tmp_path / "membrane.json", tmp_path / "membrane.png", tmp_path / "audio"
     args = ["--config=nonlinear", "--train=6", "--val=2", "--samples=80", "--steps=2", "--seeds=2"]
     outputs = [f"--json={table}", f"--figure={figure}", f"--audio={audio}", "--audio_plucks=1"]
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.membrane", *args, *outputs],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_python("-m", "examples.membrane", *args, *outputs)
     assert result.returncode == 0, result.stderr
     record = json.loads(table.read_text())
     assert [r["model"] for r in record["results"]] == ["dmd", "koopman", "koopman_var"]

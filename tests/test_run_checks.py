@@ -1,19 +1,12 @@
 """run_checks.py as a user runs it: exit codes, the FAIL row, the device error, x64 and sharding."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import run_python
 
 
 def run(*args):
-    return subprocess.run(
-        [sys.executable, "run_checks.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    return run_python("run_checks.py", *args, timeout=600)
 
 
 def test_default_run_passes():
@@ -70,12 +63,8 @@ app.run(run_checks.main, argv=["run_checks", *sys.argv[1:]], flags_parser=run_ch
 
 def test_a_broken_model_fails_its_check():
     """Off by one step: the contract check must catch it, and the run must exit 1."""
-    result = subprocess.run(
-        [sys.executable, "-c", BROKEN, "--checks=contract,round_trip", "--d_hidden=8", "--steps=32"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_python(
+        "-c", BROKEN, "--checks=contract,round_trip", "--d_hidden=8", "--steps=32", timeout=600
     )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()

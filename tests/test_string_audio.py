@@ -3,7 +3,6 @@
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -12,8 +11,6 @@ import pytest
 from conftest import paper_plucks, relative, started
 
 from examples.string import audio
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wavs_are_the_pickup_velocity_of_what_they_came_from(tmp_path):

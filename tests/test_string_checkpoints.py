@@ -2,14 +2,12 @@
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--config=nonlinear", "--train=4", "--val=2", "--test=1", "--samples=120", "--points=9", "--steps=2"]
 TINY += [
     "--gru_steps=2",
@@ -23,13 +21,7 @@ TINY += ["--gru_hidden=8"]
 
 
 def run_example(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "examples.string", "--figure=", "--nospeed", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python("-m", "examples.string", "--figure=", "--nospeed", *args)
 
 
 @pytest.fixture(scope="module")

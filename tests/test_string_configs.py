@@ -2,19 +2,15 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import run_python
 
 from examples.membrane.configs import CONFIGS as MEMBRANE_CONFIGS
 from examples.membrane.configs.default import Config as MembraneConfig
 from examples.string.configs import CONFIGS
 from examples.string.configs.base import ConfigError, from_dict, validate
 from examples.string.configs.default import Config
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("config_class", [Config, MembraneConfig])
@@ -31,24 +27,12 @@ def test_each_table_is_a_configuration_that_round_trips(configs, config_class):
 
 
 def test_help_lists_the_configuration_and_an_old_checkpoint_is_one_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.string", "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python("-m", "examples.string", "--help", timeout=120)
     for field in dataclasses.fields(Config):
         name = f"[no]{field.name}" if field.type is bool else field.name
         assert f"  --{name}: {field.metadata['help'].split()[0]}" in result.stdout, field.name
     (tmp_path / "config.json").write_text(json.dumps({"format": "examples.string checkpoint, version 1"}))
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.string", f"--load={tmp_path}"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python("-m", "examples.string", f"--load={tmp_path}", timeout=120)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2 and len(lines) == 1 and "earlier version" in lines[0], result.stderr
 
@@ -84,10 +68,7 @@ def test_every_configuration_passes_its_checks(get_config):
 
 
 def run_example(*args, code=None):
-    command = (
-        [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "examples.string", *args]
-    )
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return run_python("-c", code, *args) if code else run_python("-m", "examples.string", *args)
 
 
 @pytest.mark.parametrize("flag", ["--steps=-3", "--peak=0.01,0.001"])

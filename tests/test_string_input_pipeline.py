@@ -2,19 +2,14 @@
 
 import dataclasses
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import paper_plucks
+from conftest import paper_plucks, run_python
 from einops import rearrange
 
 from examples.string import input_pipeline, models, physics
 from examples.string.configs import default
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def good_file(tmp_path, **arrays):
@@ -56,13 +51,7 @@ def test_bad_data_file_is_one_clear_line(tmp_path, arrays, message):
 
 
 def run_example(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "examples.string", *args, "--figure="],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_python("-m", "examples.string", *args, "--figure=")
 
 
 def test_saved_data_trains_through_data(tmp_path):

@@ -3,14 +3,12 @@
 import dataclasses
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
-from conftest import plucks, recipe, started, string_config
+from conftest import ROOT, plucks, recipe, run_python, started, string_config
 
 from examples.string import input_pipeline, metrics, models, physics, results, train
 from examples.string.configs.base import from_dict
@@ -169,15 +167,7 @@ def test_four_devices_give_the_losses_of_one():
         "log=lambda line: None).losses))"
     )
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=root,
-        env={**env, "PYTHONPATH": f"{root}:{root / 'tests'}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_python("-c", script, env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"})
     assert out.returncode == 0, out.stderr
     devices, losses = out.stdout.strip().splitlines()[-1].split(" ", 1)
     assert devices == "4" and jax.device_count() == 1

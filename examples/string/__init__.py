@@ -2,8 +2,10 @@
 
   configs/           the configuration of each table: a frozen dataclass, a field per setting
   physics.py         the string: modes and simulators (float64 NumPy, no learning)
-  input_pipeline.py  the paper's pluck draw, simulated plucks or trajectory files in, a Dataset out
+  input_pipeline.py  the paper's pluck draw, simulated plucks or trajectory files in, a Dataset out;
+                     the training batches of windows, split over the devices
   models.py          DMD, Koopman, Koopman_var and the GRU baseline, the model table, DMD starts
+  ssm.py             the paper's state-space models: a deep LRU and S5
   train.py           the one training loop (`train`) and `train_and_evaluate`, shared by the examples
   metrics.py         every score, written once: relative errors, their spreads, frequency errors
   results.py         results files (configuration, command, commit, machine) and the printed table

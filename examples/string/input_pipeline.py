@@ -1,12 +1,15 @@
 """The string example's input pipeline: simulated plucks or trajectory files in, plain arrays out.
 
 Frames are (N, T, W, C): N trajectories of T steps on W grid points, C channels (displacement u and
-velocity v). The simulators (`physics`) and `--data` files meet at these arrays.
+velocity v). The simulators (`physics`) and `--data` files meet at these arrays. Training draws its
+batches of windows from them (`draw_batch`) and splits each over the devices (`data_parallel`).
 """
 
 from typing import NamedTuple
 
+import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from examples.string import physics
 from examples.string.configs.base import ConfigError
@@ -189,3 +192,16 @@ def draw_batch(rng, frames, batch_size, length, loss_frames, latent, anchor=Fals
     scored = frames[rows[:, None], offsets[:, None] + (np.arange(length) if times is None else times)]
     consecutive = frames[rows[:, None], offsets[:, None] + np.arange(n_scored if latent else 1)]
     return first, times, scored, consecutive
+
+
+def data_parallel():
+    """Shardings over every device JAX sees (all hosts' after jax.distributed.initialize()): the
+    batch axis split over the devices, and replicated (parameters, optimiser state)."""
+    mesh = Mesh(np.array(jax.devices()), ("batch",))
+    return NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
+
+
+def to_devices(array, sharding):
+    """A global array from a host array that every process holds alike: each device takes its part."""
+    array = np.asarray(array)
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])

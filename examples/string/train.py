@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from examples.string import input_pipeline, metrics, results
 from examples.string.configs.base import ConfigError
@@ -134,19 +133,6 @@ class Trained(NamedTuple):
     stopped_at: int | None  # the step at which recipe.budget stopped it; None: it ran every step
 
 
-def data_parallel():
-    """Shardings over every device JAX sees (all hosts' after jax.distributed.initialize()): the
-    batch axis split over the devices, and replicated (parameters, optimiser state)."""
-    mesh = Mesh(np.array(jax.devices()), ("batch",))
-    return NamedSharding(mesh, PartitionSpec("batch")), NamedSharding(mesh, PartitionSpec())
-
-
-def to_devices(array, sharding):
-    """A global array from a host array that every process holds alike: each device takes its part."""
-    array = np.asarray(array)
-    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
-
-
 def train(model, params, frames, recipe, validate=None, log=LOG):
     """Adam on the mean squared error of rollouts from each window's first frame, windows growing by
     `curriculum`, plus recipe.latent times the model's latent_loss. One loop for every model.
@@ -167,7 +153,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
             f"--batch={recipe.batch} (of {len(frames)} trajectories): expected a multiple of the "
             f"{n_devices} devices the batch is split over"
         )
-    split, replicated = data_parallel()
+    split, replicated = input_pipeline.data_parallel()
     params = jax.device_put(params, replicated)
     optimizer, train_step = training_step(
         model,
@@ -180,14 +166,14 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         recipe.slope,
     )
     opt_state = jax.device_put(optimizer.init(params), replicated)
-    split_up = partial(to_devices, sharding=split)
+    split_up = partial(input_pipeline.to_devices, sharding=split)
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
     for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
         first, times, scored, consecutive = input_pipeline.draw_batch(
             rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
         )
-        times = None if times is None else to_devices(times, replicated)  # shared by the batch
+        times = None if times is None else input_pipeline.to_devices(times, replicated)  # shared by the batch
         batch = split_up(first), times, split_up(scored), split_up(consecutive)
         params, opt_state, loss = train_step(params, opt_state, batch, length)
         losses.append(loss)
