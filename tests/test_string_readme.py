@@ -43,7 +43,8 @@ def test_a_cell_is_the_mean_and_std_of_its_seeds(tmp_path):
     assert cells[7] == expected and cells[8] == "0.0865 (0.0155)"
     assert "nonlinear_noise_16k/koopman" not in missing and "nonlinear_noise_16k/dmd" in missing
     assert (
-        len(missing) == 31 + len(readme.SCRATCH_COLUMNS) * len(readme.SCRATCH_ROWS)
+        len(missing)
+        == len(readme.COLUMNS) * len(readme.ROWS) - 1 + len(readme.SCRATCH_COLUMNS) * len(readme.SCRATCH_ROWS)
         and "test machine, 2026-01-01, commit abc; training 33 min" in text
     )
 
@@ -139,3 +140,27 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):
         readme.render(tmp_path)
+
+
+def test_an_ssm_cell_says_when_it_is_not_the_papers_size_and_what_it_cost(tmp_path):
+    """An LRU made at another size than PAPER_SSM's is marked §, one at the paper's is not; the cost
+    table gives its parameters, seconds per 1000 of its recipe's steps and minutes for the column."""
+    from examples.string.configs.base import PAPER_SSM
+
+    result = {"rel_mse_seeds": [0.1, 0.2], "rel_mae_seeds": [0.3, 0.4], "train_seconds_seeds": [300.0, 330.0]}
+    result.update(rel_mse=0.15, params=1234, rtf=50.0, rtf_48k=5.0)
+    config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "u", "ssm_steps": 1500}
+    record = {"model": "lru", "result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
+    for column, fields in (("linear_gaussian_4k", {"ssm_states": 64}), ("linear_noise_4k", PAPER_SSM)):
+        fields = {**fields, "ic": column.split("_")[1]}
+        (tmp_path / column).mkdir()
+        (tmp_path / column / "lru.json").write_text(json.dumps({**record, "config": {**config, **fields}}))
+    text, _ = readme.render(tmp_path)
+    linear = text[text.index("**Linear string, relative MSE**") :]
+    lru = next(line for line in linear.splitlines() if line.startswith("| LRU |"))
+    cells = [cell.strip() for cell in lru.strip("|").split("|")]
+    assert cells[1].endswith(" §") and not cells[5].endswith("§"), cells
+    rows = {(r[0], r[1]): r for r in readme.costs(tmp_path)}
+    small = next(r for r in readme.costs(tmp_path) if r[3] == pytest.approx(315.0 / 1500 * 1000))
+    assert small[2] == 1234 and small[4] == pytest.approx(630.0 / 60) and ("lru", 4000) in rows
+    assert "| LRU | 4 kHz | 1234 |" in readme.render_costs(tmp_path)
