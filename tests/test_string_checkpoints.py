@@ -1,5 +1,6 @@
 """Trained models kept on disk: --save and --load, and one clear line for a checkpoint that does not fit."""
 
+import fcntl
 import json
 import shutil
 from pathlib import Path
@@ -24,15 +25,18 @@ def run_example(*args):
     return run_python("-m", "examples.string", "--figure=", "--nospeed", *args)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     """Every model, tiny, trained (two seeds of each trained one) and saved, and the table that run
-    printed."""
-    directory = tmp_path_factory.mktemp("ckpt")
-    table = directory / "saved.json"
-    result = run_example(*TINY, "--models=all", "--seeds=2", f"--save={directory / 'ck'}", f"--json={table}")
-    assert result.returncode == 0, result.stderr
-    return directory / "ck", json.loads(table.read_text())
+    printed: made once for all of pytest-xdist's workers, in their shared directory, under a lock."""
+    shared = tmp_path_factory.getbasetemp().parent
+    directory, table = shared / "checkpoint", shared / "checkpoint.json"
+    with open(shared / "checkpoint.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not table.exists():
+            result = run_example(*TINY, "--models=all", "--seeds=2", f"--save={directory}", f"--json={table}")
+            assert result.returncode == 0, result.stderr
+    return directory, json.loads(table.read_text())
 
 
 def test_load_gives_the_saved_table(checkpoint, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import started, string_config
 
-from examples.string import curve, input_pipeline, metrics, readme, results, shifts, train
+from examples.string import input_pipeline, metrics, readme, results, shifts, train
 from examples.string.configs.base import ConfigError, validate
 from examples.string.input_pipeline import get_dataset
 from examples.string.models import eigenvalues_of
@@ -163,14 +163,14 @@ def test_a_run_records_its_training_error():
 def test_the_learning_curve_trains_each_size_on_its_subset(tmp_path):
     config = string_config(**{**TINY, "train": 10}, models=("dmd", "koopman"), steps=2)
     workdir = tmp_path / "tiny_curve"
-    points = curve.learning_curve(config, get_dataset, [2, 6], workdir, log=lambda line: None)
+    points = train.learning_curve(config, get_dataset, [2, 6], workdir, log=lambda line: None)
     assert [size for size, _, _ in points["koopman"]] == [2, 6]
     for size in (2, 6):
         record = json.loads((workdir / str(size) / "koopman.json").read_text())
         assert record["config"]["train_plucks"] == size
         assert record["result"]["rel_mse"] == points["koopman"][[2, 6].index(size)][1]
     # A later run adds a size: the curve's points are every size the directory holds, by size.
-    more = curve.learning_curve(config, get_dataset, [10], workdir, log=lambda line: None)
+    more = train.learning_curve(config, get_dataset, [10], workdir, log=lambda line: None)
     held = readme.curve_points(workdir)
     assert [point[:3] for point in held["koopman"]] == points["koopman"] + more["koopman"]
     assert "| tiny_curve | Koopman | 10 | 1 |" in readme.render_curve(tmp_path)

@@ -110,7 +110,7 @@ def test_a_tiny_gru_run_learns_well_below_the_zero_predictor():
 def test_the_paper_recipe_trains_the_recurrent_parameters_slower_without_decay():
     """AdamW at lr with weight decay 1e-4 for the rest, Adam at lr/4 for ν, θ, γ, B and C: with a zero
     gradient the first step shrinks only the rest."""
-    kind, config = models.MODELS["lru"], string_config(ssm_lr=1e-2, **TINY_SSM)
+    kind, config = models.MODELS["lru"], string_config(ssm_lr=1e-2, ssm_lr_recurrent=0.0, **TINY_SSM)
     r = train.recipe(kind, config, 0)
     assert (r.lr, r.lr_dynamics, r.weight_decay, r.clip) == (1e-2, 2.5e-3, 1e-4, 1.0)
     params = {"nu_log": jnp.ones(2), "B_re": jnp.ones((2, 2)), "D": jnp.ones(2)}

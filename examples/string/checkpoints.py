@@ -87,7 +87,7 @@ def load(directory, example):
     except (OSError, ValueError):
         raise CheckpointError(f"--load={directory}: no readable config.json: not a checkpoint") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        if isinstance(record, dict) and str(record.get("format", "")).startswith("examples checkpoint"):
+        if isinstance(record, dict) and "checkpoint, version" in str(record.get("format", "")):
             raise CheckpointError(
                 f"--load={directory}: written by an earlier version of the examples ({record['format']}): "
                 "train it again with --save"

@@ -9,7 +9,6 @@ MSE, training rel. MSE]]}, means over seeds) and DIR/curve.png from every size D
 curve can be made in several runs.
 """
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -29,19 +28,6 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Write the results files, curve.
 flags.mark_flag_as_required("workdir")
 
 
-def learning_curve(config, get_dataset, sizes, workdir, log=train.LOG):
-    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size, on
-    get_dataset(config) (the example's input pipeline) of the first that many training plucks."""
-    curve = {name: [] for name in config.models}
-    for size in sizes:
-        log(f"=== {size} training plucks")
-        sized = dataclasses.replace(config, train_plucks=size)
-        report = train.train_and_evaluate(sized, get_dataset(sized), Path(workdir) / str(size), log=log)
-        for result in report.results:
-            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
-    return curve
-
-
 def main(argv):
     cli.opening(argv)
     with cli.one_line_errors("examples.string.curve"):
@@ -49,7 +35,7 @@ def main(argv):
         sizes = [int(s) for s in _SIZES.value if s.isdigit()]
         if len(sizes) < len(_SIZES.value) or not all(0 < s <= config.train for s in sizes):
             raise ConfigError(f"--sizes={','.join(_SIZES.value)}: expected sizes in 1..train={config.train}")
-        learning_curve(config, input_pipeline.get_dataset, sizes, _WORKDIR.value)
+        train.learning_curve(config, input_pipeline.get_dataset, sizes, _WORKDIR.value)
     curve = {
         name: [point[:3] for point in points] for name, points in readme.curve_points(_WORKDIR.value).items()
     }

@@ -11,6 +11,7 @@ errors.
 import dataclasses
 import time
 from functools import cache, partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -326,3 +327,16 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
             run.eigenvalues, dataset.true_eigenvalues, dataset.train
         )
     return run
+
+
+def learning_curve(config, get_dataset, sizes, workdir, log=LOG):
+    """{model: [(size, validation rel. MSE, training rel. MSE)]}: train_and_evaluate at each size, on
+    get_dataset(config) (the example's input pipeline) of the first that many training plucks."""
+    curve = {name: [] for name in config.models}
+    for size in sizes:
+        log(f"=== {size} training plucks")
+        sized = dataclasses.replace(config, train_plucks=size)
+        report = train_and_evaluate(sized, get_dataset(sized), Path(workdir) / str(size), log=log)
+        for result in report.results:
+            curve[result["model"]].append((size, result["rel_mse"], result["train_rel_mse"]))
+    return curve
