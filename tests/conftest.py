@@ -27,6 +27,13 @@ jax.config.update("jax_default_matmul_precision", "highest")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked slow run first: pytest-xdist hands out one test at a time (pyproject's
+    --maxschedchunk=1), so the long ones start early, the short ones fill in beside them, and no
+    worker is left waiting on another's last long test. Also `-m "not slow"` for a quick pass."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def run_python(*args, env=None, timeout=300):
     """`python ARGS` run in the repository root, as a user runs a command: its output captured."""
     command = [sys.executable, *map(str, args)]

@@ -63,6 +63,7 @@ def model_features(cls, dtype, n_steps=12, batch=2, d_hidden=4):
     return f, theta
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("cls", MODAL_CLASSES, ids=lambda c: c.__name__)
 def test_every_transform_on_every_model(cls, dtype, x64, monkeypatch):

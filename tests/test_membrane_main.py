@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 from conftest import run_python
 
 
+@pytest.mark.slow
 def test_the_membrane_example_runs_the_string_loop(tmp_path):
     """A tiny run of `python -m examples.membrane`: every model, two seeds, the JSON in the string's
     shape with the speed columns, the figure, and the string's audio page with its WAVs."""

@@ -529,6 +529,7 @@ def test_deep_rnn_bad_input():
 # ----------------------------------------------------------------------------- the spec's cells
 
 
+@pytest.mark.slow
 def test_spec_cells_unchanged():
     d_hidden, steps = 64, 50
     dyn = rec.LRUDynamics(

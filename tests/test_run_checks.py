@@ -9,6 +9,7 @@ def run(*args):
     return run_python("run_checks.py", *args, timeout=600)
 
 
+@pytest.mark.slow
 def test_default_run_passes():
     result = run()
     assert result.returncode == 0, result.stdout + result.stderr
@@ -20,18 +21,13 @@ def test_default_run_passes():
     assert all(" PASS " in row for row in rows)
 
 
-@pytest.mark.parametrize(
-    "flag, checks",
-    [("--x64", "all"), ("--num_devices=4", "shapes,contract,jit_and_batch,deep_rnn,sharding")],
-)
-def test_x64_and_simulated_devices_pass(flag, checks):
-    result = run(flag, "--d_hidden=8", "--steps=64", *([f"--checks={checks}"] if checks != "all" else []))
+@pytest.mark.slow
+def test_x64_on_simulated_devices_passes():
+    """Every check in float64 on four simulated CPU devices: one run covers both switches."""
+    result = run("--x64", "--num_devices=4", "--d_hidden=8", "--steps=64")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 failed" in result.stdout
-    if flag == "--x64":
-        assert "dtype float64" in result.stdout
-    else:
-        assert "4 device(s)" in result.stdout
+    assert "8 passed, 0 failed" in result.stdout
+    assert "dtype float64" in result.stdout and "4 device(s)" in result.stdout
 
 
 def test_missing_device_is_one_clear_line():
@@ -61,6 +57,7 @@ app.run(run_checks.main, argv=["run_checks", *sys.argv[1:]], flags_parser=run_ch
 """
 
 
+@pytest.mark.slow
 def test_a_broken_model_fails_its_check():
     """Off by one step: the contract check must catch it, and the run must exit 1."""
     result = run_python(

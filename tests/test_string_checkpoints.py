@@ -39,6 +39,7 @@ def checkpoint(tmp_path_factory):
     return directory, json.loads(table.read_text())
 
 
+@pytest.mark.slow
 def test_load_gives_the_saved_table(checkpoint, tmp_path):
     """Every model loads, the GRU, the LRU, S5 and Koopman_var (its power scale per seed) included, and
     is heard."""

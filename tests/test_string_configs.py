@@ -78,6 +78,7 @@ def test_a_bad_flag_is_one_line_and_exit_2(flag):
     assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"examples.string: {flag}")
 
 
+@pytest.mark.slow
 def test_an_error_inside_jax_keeps_its_traceback():
     """A bug (here a ValueError raised by JAX inside the model, in training) is not a setting:
     its ValueError keeps its traceback instead of becoming one line."""

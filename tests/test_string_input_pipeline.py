@@ -54,6 +54,7 @@ def run_example(*args):
     return run_python("-m", "examples.string", *args, "--figure=")
 
 
+@pytest.mark.slow
 def test_saved_data_trains_through_data(tmp_path):
     """--save_data writes what --data reads: the two meet at the same arrays."""
     path, table = tmp_path / "plucks.npz", tmp_path / "result.json"

@@ -205,6 +205,7 @@ def test_the_nonlinear_bank_spans_the_strings_modes_at_each_rate():
     assert models.bank_modes(dataclasses.replace(config, bank_modes=3)) == 3
 
 
+@pytest.mark.slow
 def test_koopman_var_pitch_raises_the_frequencies_of_each_pluck():
     """With `pitch` (its gain at 1), Koopman_var rolls each pluck out as Koopman does with the
     eigenvalues λ e^{iδ} set (set_eigenvalues), δ = PITCH_SCALE · arg λ · MLP(|x0|² / s): louder plucks

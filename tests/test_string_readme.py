@@ -128,13 +128,26 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     text, missing = readme.render(tmp_path)
     row = next(line for line in text.splitlines() if line.startswith("| linear gaussian 4 kHz | Koopman |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[2:] == ["0.0030 (0.0014)", "0.12%", "1.0e-05 (0e+00)", "0.0110 (0.0069)"]
+    assert cells[2:] == ["0.0030 (0.0014)²", "0.0030 (0.0014)²", "0.12%", "1.0e-05 (0e+00)"] + [
+        "0.0110 (0.0069)",
+        "0.1005 (0.0331)",
+    ]
     assert "scratch/linear_gaussian_4k/koopman" not in missing
     assert "scratch/nonlinear_gaussian_4k/koopman_var" in missing
     assert "--config=scratch_nonlinear " in readme.command("scratch/nonlinear_gaussian_4k", ["koopman"])[0]
     assert "--config=scratch " in readme.command("scratch/linear_gaussian_4k", ["koopman"])[0]
     assert (
         "--config=scratch --ic=noise --fs=4000 " in readme.command("scratch/linear_noise_4k", ["koopman"])[0]
+    )
+    # The DMD start's own recipes (RECIPES: steps_var=3600 at 16 kHz) are not asked of a scratch cell.
+    (tmp_path / "scratch" / "nonlinear_gaussian_16k").mkdir()
+    nonlinear = {**config, "string": "nonlinear", "fs": 16000.0, "steps_var": 0}
+    path = tmp_path / "scratch" / "nonlinear_gaussian_16k" / "koopman_var.json"
+    path.write_text(json.dumps({**record, "config": nonlinear}))
+    assert "scratch/nonlinear_gaussian_16k/koopman_var" not in readme.render(tmp_path)[1]
+    assert (
+        "--fs=16000 --models=koopman_var"
+        in readme.command("scratch/nonlinear_gaussian_16k", ["koopman_var"])[0]
     )
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))

@@ -71,6 +71,7 @@ def test_s5_starts_from_hippo_n():
 TINY_SSM = dict(lru_layers=2, s5_layers=2, ssm_states=8, s5_blocks=2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lru", "s5"])
 def test_a_model_trained_on_windows_rolls_out_the_whole_trajectory(name):
     """Trained on windows of 16 and 32 steps from the release (its loss on the 16-step windows falls),
@@ -88,6 +89,7 @@ def test_a_model_trained_on_windows_rolls_out_the_whole_trajectory(name):
     np.testing.assert_allclose(whole[:, :32], train.predict(model, trained, frames[:, 0], 32), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_tiny_gru_run_learns_well_below_the_zero_predictor():
     """The GRU inside its lift and readout, windows from the release growing to the whole: its loss
     ends at a tenth of the zero predictor's (the frames' mean square), where the seed's form, the

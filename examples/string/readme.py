@@ -42,7 +42,11 @@ ROWS = list(MODELS)
 # under 30 minutes on two cores, and Koopman_var's error at 7200 steps was 10-100x under its targets
 # (docs/performance.md).
 RECIPES = {("nonlinear", 16000): {"steps_var": 3600}}
-SCRATCH_COLUMNS = [("linear", "gaussian", 4000), ("linear", "noise", 4000), ("nonlinear", "gaussian", 4000)]
+# The from-scratch table (results/string/scratch/): every column, from the scratch configurations
+# (configs/scratch.py), whose recipe is the same in every column of a string; SCRATCH_RECIPES holds a
+# column's own where one is needed, {(string, fs): {field: value}}, as RECIPES does for the DMD start.
+SCRATCH_COLUMNS = COLUMNS
+SCRATCH_RECIPES = {}
 SCRATCH_ROWS = ["koopman", "koopman_var"]
 NAMES = {name: kind.label for name, kind in MODELS.items()}
 # The paper's relative MSE and MAE, mean (std) over 5 seeds (DMD: over the validation set), in the
@@ -146,9 +150,9 @@ def paper_mse(config):
     return {m: cell[0][0] for m, cell in cells.items() if cell}
 
 
-def read_cells(root=RESULTS, init=None):
+def read_cells(root=RESULTS, init=None, recipes=RECIPES):
     """{(column, model): results file record} of every results file under root (whose configuration
-    starts the models from `init`, if given) that a trained model's recipe of the column (RECIPES)
+    starts the models from `init`, if given) that a trained model's recipe of the column (`recipes`)
     made; the others are missing."""
     cells = {}
     for string, ic, fs in COLUMNS:
@@ -161,7 +165,7 @@ def read_cells(root=RESULTS, init=None):
                     raise ValueError(f"{path}: its configuration is not column {column_name(string, ic, fs)}")
                 if init and config["init"] != init:
                     raise ValueError(f"{path}: init={config['init']!r}: expected {init!r} here")
-                recipe = RECIPES.get((string, fs), {}) if not MODELS[model].fitted else {}
+                recipe = recipes.get((string, fs), {}) if not MODELS[model].fitted else {}
                 if any(config.get(field) != value for field, value in recipe.items()):
                     continue
                 cells[(column_name(string, ic, fs), model)] = record
@@ -231,7 +235,7 @@ def render(root=RESULTS):
             for model in ROWS:
                 if (column_name(*column), model) not in cells:
                     missing.append(f"{column_name(*column)}/{model}")
-    scratch_cells = read_cells(Path(root) / "scratch", "random")
+    scratch_cells = read_cells(Path(root) / "scratch", "random", SCRATCH_RECIPES)
     scratch, scratch_missing = render_scratch(cells, scratch_cells)
     lines += scratch
     missing += scratch_missing
@@ -265,11 +269,12 @@ def render_scratch(cells, scratch):
     same column's from-DMD cell of `cells` and the paper's."""
     lines = [
         "**From scratch**: the seed's random initialisation (`--config=scratch`, `scratch_nonlinear`),",
-        "no DMD; relative MSE, mean (std) over seeds, the largest frequency error over the modes with",
-        "≥ 1 % of the energy (worst seed; the linear string), our models from DMD and the paper's beside",
+        "no DMD; relative MSE and MAE, mean (std) over seeds, the largest frequency error over the modes",
+        "with ≥ 1 % of the energy (worst seed; the linear string), our models' MSE from DMD and the",
+        "paper's MSE and MAE beside",
         "",
-        "| column | model | from scratch | frequency error | from DMD | paper |",
-        "|---|---|---|---|---|---|",
+        "| column | model | MSE, scratch | MAE | frequency error | MSE from DMD | paper MSE | paper MAE |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     missing = []
     for column in SCRATCH_COLUMNS:
@@ -279,16 +284,26 @@ def render_scratch(cells, scratch):
             if record is None:
                 missing.append(f"scratch/{name}/{model}")
             errors = record["result"].get("frequency_error_seeds") if record else None
+            mse, mae = paper(*column, model)
             row = [
                 f"{column[0]} {column[1]} {column[2] // 1000} kHz",
                 NAMES[model],
-                number(*mean_std(record["result"]["rel_mse_seeds"])) if record else "–",
+                *(seeds_cell(record, key) for key in ("rel_mse_seeds", "rel_mae_seeds")),
                 f"{max(errors):.2%}" if errors else "–",
                 number(*mean_std(ours["result"]["rel_mse_seeds"])) if ours else "–",
-                "{:.4f} ({:.4f})".format(*paper(*column, model)[0]),
+                "{:.4f} ({:.4f})".format(*mse),
+                "{:.4f} ({:.4f})".format(*mae),
             ]
             lines.append("| " + " | ".join(row) + " |")
     return lines + [""], missing
+
+
+def seeds_cell(record, key):
+    """A from-scratch cell: the mean (std) of `key` over its seeds, the count marked where not five."""
+    if record is None:
+        return "–"
+    values = record["result"][key]
+    return number(*mean_std(values)) + ("" if len(values) == 5 else str(len(values)).translate(SUPERSCRIPTS))
 
 
 def command(column, models):
@@ -298,9 +313,12 @@ def command(column, models):
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.removeprefix("scratch/"))
     if column.startswith("scratch/"):
         config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
+        recipe = "".join(
+            f" --{field}={value}" for field, value in SCRATCH_RECIPES.get((string, fs), {}).items()
+        )
         return [
-            f"python -m examples.string --config={config} --ic={ic} --fs={fs} --models={','.join(models)} "
-            f"--seeds=5 --workdir=results/string/{column}"
+            f"python -m examples.string --config={config} --ic={ic} --fs={fs}{recipe} "
+            f"--models={','.join(models)} --seeds=5 --workdir=results/string/{column}"
         ]
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
     recipe = [f"--{field}={value}" for field, value in RECIPES.get((string, fs), {}).items()]
