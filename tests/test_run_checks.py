@@ -2,16 +2,17 @@
 
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import USER_ENV, run_python
 
 
-def run(*args):
-    return run_python("run_checks.py", *args, timeout=600)
+def run(*args, env=None):
+    return run_python("run_checks.py", *args, env=env, timeout=600)
 
 
 @pytest.mark.slow
 def test_default_run_passes():
-    result = run()
+    """The README's command in the environment the suite started with (XLA's defaults, no cache)."""
+    result = run(env=USER_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
     rows = [line for line in lines if " PASS " in line or " FAIL " in line]

@@ -169,7 +169,8 @@ def test_four_devices_give_the_losses_of_one():
         "print(jax.device_count(), json.dumps(train.train(model, params, frames, recipe(**SLOW), "
         "log=lambda line: None).losses))"
     )
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    flags = f"{os.environ['XLA_FLAGS']} --xla_force_host_platform_device_count=4"
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
     out = run_python("-c", script, env={**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}"})
     assert out.returncode == 0, out.stderr
     devices, losses = out.stdout.strip().splitlines()[-1].split(" ", 1)
