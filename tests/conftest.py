@@ -10,8 +10,9 @@ from pathlib import Path
 # test runs, which inherits this environment) is built without LLVM's optimisation passes, about a
 # quarter faster to compile; the arithmetic is the same operations, rounded as by any other
 # compilation. Programs are kept in JAX's persistent cache under .pytest_cache, so the xdist workers
-# and the commands share what one of them compiled. The README's run_checks command is tested as a
-# user runs it (default flags, no cache).
+# and the commands share what one of them compiled; a size limit turns on its file lock (filelock),
+# so no process reads an entry another is writing (`pytest --cache-clear` empties it). The README's
+# run_checks command is tested as a user runs it (default flags, no cache).
 USER_ENV = dict(os.environ)
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 os.environ.setdefault(
