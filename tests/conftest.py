@@ -9,17 +9,11 @@ from pathlib import Path
 # Compile time is most of this suite's. Every program a test compiles (here and in every command a
 # test runs, which inherits this environment) is built without LLVM's optimisation passes, about a
 # quarter faster to compile; the arithmetic is the same operations, rounded as by any other
-# compilation. Programs are kept in JAX's persistent cache under .pytest_cache, so the xdist workers
-# and the commands share what one of them compiled; a size limit turns on its file lock (filelock),
-# so no process reads an entry another is writing (`pytest --cache-clear` empties it). The README's
-# run_checks command is tested as a user runs it (default flags, no cache).
+# compilation. (JAX's persistent cache is left off: the suite compiles thousands of small programs,
+# and with a size limit every write locks and lists the whole cache, which made CI twice as slow.)
+# The README's run_checks command is tested as a user runs it (default flags).
 USER_ENV = dict(os.environ)
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-os.environ.setdefault(
-    "JAX_COMPILATION_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax")
-)
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(512 * 2**20))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
