@@ -139,6 +139,18 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     assert (
         "--config=scratch --ic=noise --fs=4000 " in readme.command("scratch/linear_noise_4k", ["koopman"])[0]
     )
+    # A column's own scratch recipe (SCRATCH_RECIPES) is in its command.
+    assert (
+        "--fs=4000 --steps_var=16000 --lr_var=0.003 --models=koopman_var"
+        in readme.command("scratch/nonlinear_noise_4k", ["koopman_var"])[0]
+    )
+    (tmp_path / "scratch" / "nonlinear_noise_4k").mkdir()
+    path = tmp_path / "scratch" / "nonlinear_noise_4k" / "koopman_var.json"
+    noise = {**config, "string": "nonlinear", "ic": "noise", "steps_var": 0, "lr_var": 0.0}
+    path.write_text(json.dumps({**record, "config": noise}))
+    assert "scratch/nonlinear_noise_4k/koopman_var" in readme.render(tmp_path)[1]
+    path.write_text(json.dumps({**record, "config": {**noise, "steps_var": 16000, "lr_var": 0.003}}))
+    assert "scratch/nonlinear_noise_4k/koopman_var" not in readme.render(tmp_path)[1]
     # The DMD start's own recipes (RECIPES: steps_var=3600 at 16 kHz) are not asked of a scratch cell.
     (tmp_path / "scratch" / "nonlinear_gaussian_16k").mkdir()
     nonlinear = {**config, "string": "nonlinear", "fs": 16000.0, "steps_var": 0}
