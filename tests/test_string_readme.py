@@ -153,14 +153,12 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     assert "scratch/nonlinear_noise_4k/koopman_var" not in readme.render(tmp_path)[1]
     # The DMD start's own recipes (RECIPES: steps_var=3600 at 16 kHz) are not asked of a scratch cell.
     (tmp_path / "scratch" / "nonlinear_gaussian_16k").mkdir()
-    nonlinear = {**config, "string": "nonlinear", "fs": 16000.0, "steps_var": 0}
+    nonlinear = {**config, "string": "nonlinear", "fs": 16000.0, "steps": 16000, "steps_var": 8000}
     path = tmp_path / "scratch" / "nonlinear_gaussian_16k" / "koopman_var.json"
     path.write_text(json.dumps({**record, "config": nonlinear}))
     assert "scratch/nonlinear_gaussian_16k/koopman_var" not in readme.render(tmp_path)[1]
-    assert (
-        "--fs=16000 --models=koopman_var"
-        in readme.command("scratch/nonlinear_gaussian_16k", ["koopman_var"])[0]
-    )
+    line = readme.command("scratch/nonlinear_gaussian_16k", ["koopman_var"])[0]
+    assert "--fs=16000 --steps=16000 --steps_var=8000 --models=koopman_var" in line and "3600" not in line
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):
