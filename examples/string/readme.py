@@ -46,12 +46,7 @@ RECIPES = {("nonlinear", 16000): {"steps_var": 3600}}
 # (configs/scratch.py), whose recipe is the same in every column of a string; SCRATCH_RECIPES holds a
 # column's own where one is needed, {(string, fs): {field: value}}, as RECIPES does for the DMD start.
 SCRATCH_COLUMNS = COLUMNS
-# At 4 kHz the nonlinear string's Koopman_var takes the linear scratch configuration's rate, 3e-3, and
-# twice the steps: at 1e-2 and 8000 one seed of five diverged on the noise plucks (mean 1.03); at
-# these every seed learns there (8.7e-3) and the Gaussian plucks go from 7.4e-3 to 2.5e-3
-# (docs/experiments.md). Both fields are Koopman_var's: Koopman's recipe is the configuration's.
-# At 16 kHz its Koopman takes twice the steps, 16000 (Gaussian plucks: 0.099 at 8000, above the
-# paper's 0.0971; 0.085 at 16000), and Koopman_var keeps its 8000.
+# The nonlinear string's own, at 4 and 16 kHz: why in configs/scratch.py, the runs in docs/experiments.md.
 SCRATCH_RECIPES = {
     ("nonlinear", 4000): {"steps_var": 16000, "lr_var": 3e-3},
     ("nonlinear", 16000): {"steps": 16000, "steps_var": 8000},
