@@ -224,6 +224,31 @@ def test_a_results_file_round_trips(tmp_path):
         assert record["data"]["shape"] == [40, 7, 2]
 
 
+def test_seeds_run_in_pieces_make_the_file_of_one_run(tmp_path):
+    """Seeds 0 and then 1–2 of one configuration, run apart, give the file one run of seeds 0–2 writes
+    (its per-seed numbers and their means), with each piece's seeds in `runs`; a run of another
+    configuration replaces the file."""
+    config = string_config(models=("koopman",), train=4, val=2, seeds=3, **TINY_RUN)
+    whole = train.train_and_evaluate(config, get_dataset(config), tmp_path / "whole", log=lambda line: None)
+    pieces = tmp_path / "pieces"
+    for seed, seeds in [(0, 1), (1, 2)]:
+        piece = dataclasses.replace(config, seed=seed, seeds=seeds)
+        train.train_and_evaluate(piece, get_dataset(piece), pieces, log=lambda line: None)
+    record = json.loads((pieces / "koopman.json").read_text())
+    expected = whole.results[0]
+    assert record["result"]["seeds"] == [0, 1, 2]
+    for key in ("rel_mse_seeds", "rel_mae_seeds", "train_rel_mse_seeds", "frequency_error_seeds"):
+        np.testing.assert_allclose(record["result"][key], expected[key], rtol=1e-6)
+    for key in ("rel_mse", "rel_mae", "rel_mse_std", "rel_mse_worst", "train_rel_mse"):
+        assert record["result"][key] == pytest.approx(expected[key], rel=1e-6)
+    assert [run["seeds"] for run in record["runs"]] == [[0], [1, 2]]
+    assert all(run["commit"] == record["commit"] and run["machine"] for run in record["runs"])
+    other = dataclasses.replace(config, seed=1, seeds=1, steps=3)
+    train.train_and_evaluate(other, get_dataset(other), pieces, log=lambda line: None)
+    record = json.loads((pieces / "koopman.json").read_text())
+    assert record["result"]["seeds"] == [1] and "runs" not in record
+
+
 @pytest.mark.parametrize(
     "script, expected",
     [

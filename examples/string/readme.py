@@ -258,9 +258,8 @@ def sources(records, head):
     (summed over its models and seeds; simulating the data not included); records {(group, _): record}."""
     where, seconds = {}, {}
     for (group, _), record in sorted(records.items()):
-        where.setdefault(group, set()).add(
-            f"{record['machine']}, {record['date']}, commit {record['commit']}"
-        )
+        for run in record.get("runs") or [record]:
+            where.setdefault(group, set()).add(f"{run['machine']}, {run['date']}, commit {run['commit']}")
         seconds[group] = seconds.get(group, 0.0) + sum(record["result"]["train_seconds_seeds"])
     return [head, ""] + [
         f"- {group}: {'; '.join(sorted(made))}; training {seconds[group] / 60:.0f} min"

@@ -2,7 +2,9 @@
 
 A results file, `workdir/<model>.json`, holds one model's per-seed numbers with the whole
 configuration, the command that made it, the commit, the machine and the date: a table's cell, and
-how to make it again. Also the table a run prints (`print_table`).
+how to make it again. A run of other seeds of the same configuration (`--seed=3 --seeds=2`) adds
+its seeds to the file, and `runs` then says which command, commit and machine made which seeds.
+Also the table a run prints (`print_table`).
 """
 
 import dataclasses
@@ -16,12 +18,20 @@ from pathlib import Path
 
 import jax
 
+from examples.string import metrics
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository: commands and commits are named from it
+
+
+# Fields that choose which seeds a run trains and which models, not how: the seeds of runs that
+# differ in these alone are one table cell.
+SEED_FIELDS = ("models", "seed", "seeds", "gru_seeds")
 
 
 def write(workdir, config, dataset, result, made_with):
     """`workdir/<model>.json`: the model's per-seed numbers, the whole configuration, the command, the
-    commit it was made with, the machine and the date: a table's cell, and how to make it again."""
+    commit it was made with, the machine and the date: a table's cell, and how to make it again. A
+    file of the same model, data and configuration (but for SEED_FIELDS) keeps its other seeds."""
     record = {
         "model": result["model"],
         "data": dataset.description,
@@ -33,8 +43,43 @@ def write(workdir, config, dataset, result, made_with):
         "jax": jax.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
     }
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    (Path(workdir) / f"{result['model']}.json").write_text(json.dumps(record, indent=1) + "\n")
+    path = Path(workdir) / f"{result['model']}.json"
+    if path.exists():  # compared as JSON, which reads tuples back as lists
+        record = merged(json.loads(path.read_text()), json.loads(json.dumps(record)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def merged(old, new):
+    """`new`, a results record, with the seeds of `old` it does not have if both are of one model,
+    data and configuration (but for SEED_FIELDS); `new` alone otherwise. `runs`: which command,
+    commit, machine and date made which seeds, in the order they were made."""
+    same = [old.get(k) == new[k] for k in ("model", "data")]
+    same += [old["config"].get(k) == v for k, v in new["config"].items() if k not in SEED_FIELDS]
+    kept = [s for s in old["result"]["seeds"] if s not in new["result"]["seeds"]]
+    if not all(same) or not kept:
+        return new
+    runs = []
+    for run in old.get("runs") or [run_of(old)]:
+        seeds = [s for s in run["seeds"] if s in kept]
+        runs += [{**run, "seeds": seeds}] if seeds else []
+    scores = {s: seed_scores(old["result"], s) for s in kept}
+    scores.update({s: seed_scores(new["result"], s) for s in new["result"]["seeds"]})
+    seeds = sorted(scores)
+    result = {**old["result"], **new["result"], **metrics.aggregate([scores[s] for s in seeds], seeds)}
+    return {**new, "result": result, "runs": runs + [run_of(new)]}
+
+
+def run_of(record):
+    keys = ("command", "commit", "machine", "jax", "date")
+    return {"seeds": record["result"]["seeds"], **{k: record.get(k) for k in keys}}
+
+
+def seed_scores(result, seed):
+    """One seed's scores (metrics.scores and fit's) from a result's per-seed lists."""
+    i = result["seeds"].index(seed)
+    scores = {k.removesuffix("_seeds"): v[i] for k, v in result.items() if k.endswith("_seeds")}
+    return {**scores, "model": result["model"], "params": result["params"]}
 
 
 def machine():
