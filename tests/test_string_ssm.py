@@ -18,17 +18,44 @@ def layer_coefficients(layer, features, seed=0):
     return params, [np.asarray(c).astype(np.complex128) for c in coefficients]
 
 
+def step_by_step(x, lam, b, c, d):
+    """h_t = λ h_{t−1} + B̄ x_t, y_t = Re(C h_t) + D x_t over x (B, T, H), a float64 loop."""
+    h, y = np.zeros((x.shape[0], lam.size), complex), np.empty_like(x)
+    for t in range(x.shape[1]):
+        h = lam * h + x[:, t] @ b.T
+        y[:, t] = (h @ c.T).real + d.real * x[:, t]
+    return y
+
+
 @pytest.mark.parametrize("layer", [ssm.LRULayer(8), ssm.S5Layer(8, blocks=2)], ids=["lru", "s5"])
 def test_a_sequence_layer_is_its_recurrence_step_by_step(layer):
     """The parallel scan equals h_t = λ h_{t−1} + B̄ x_t, y_t = Re(C h_t) + D x_t, run in a float64 loop."""
     x = np.random.default_rng(0).standard_normal((2, 50, 5))
     params, (lam, b, c, d) = layer_coefficients(layer, 5)
-    h, reference = np.zeros((2, lam.size), complex), np.empty_like(x)
-    for t in range(x.shape[1]):
-        h = lam * h + x[:, t] @ b.T
-        reference[:, t] = (h @ c.T).real + d.real * x[:, t]
+    reference = step_by_step(x, lam, b, c, d)
     out = np.asarray(layer.apply({"params": params}, jnp.asarray(x, jnp.float32)))
     np.testing.assert_allclose(out, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+
+
+@pytest.mark.parametrize("layer", ["lru", "s5"])
+def test_under_x64_the_model_is_float64_to_the_last_digits(x64, layer):
+    """With param_dtype float64 every parameter is float64, and a layer meets the float64 loop to 1e-10."""
+    model = ssm.SSMString(layer, 1, 8, 5, glu=layer == "lru", blocks=2, param_dtype=jnp.float64)
+    first = jnp.asarray(np.random.default_rng(3).standard_normal((2, 5, 1)))
+    variables = model.init(jax.random.key(0), first, 30)
+    assert {leaf.dtype for leaf in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float64)}
+    assert model.apply(variables, first, 30).dtype == jnp.float64
+    one = (
+        ssm.LRULayer(8, param_dtype=jnp.float64)
+        if layer == "lru"
+        else ssm.S5Layer(8, 2, param_dtype=jnp.float64)
+    )
+    x = np.random.default_rng(0).standard_normal((2, 50, 5))
+    params, (lam, b, c, d) = layer_coefficients(one, 5)
+    reference = step_by_step(x, lam, b, c, d)
+    np.testing.assert_allclose(
+        one.apply({"params": params}, jnp.asarray(x)), reference, rtol=1e-10, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("layer", [ssm.LRULayer(8), ssm.S5Layer(8, blocks=2)], ids=["lru", "s5"])

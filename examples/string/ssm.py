@@ -16,6 +16,9 @@ frame's reconstruction, as in the Koopman models.
        `blocks` blocks, discretised by zero-order hold with a learned step per state:
        λ = exp(Λ Δ), B̄ = (λ − 1)/Λ · B̃.
 
+Parameters are float32 by default; with jax_enable_x64 and `param_dtype=jnp.float64` the whole model
+runs in float64 / complex128.
+
 One departure: the paper's configurations normalise with BatchNorm over batch × time and keep
 training-mode statistics at evaluation (`training: True`), so a rollout depends on the plucks that
 share its batch. Here each frame is normalised over its features (LayerNorm, the default of
@@ -69,20 +72,22 @@ class LRULayer(DiagonalSSM):
     r_min: float = 0.99
     r_max: float = 1.0
     max_phase: float = 2 * np.pi
+    param_dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def coefficients(self, features):
-        nu_log = self.param("nu_log", rec.nu_init, (self.d_hidden,), self.r_min, self.r_max)
-        theta_log = self.param("theta_log", rec.theta_init, (self.d_hidden,), self.max_phase)
+        dtype = self.param_dtype
+        nu_log = self.param("nu_log", rec.nu_init, (self.d_hidden,), self.r_min, self.r_max, dtype)
+        theta_log = self.param("theta_log", rec.theta_init, (self.d_hidden,), self.max_phase, dtype)
         gamma_log = self.param("gamma_log", rec.gamma_log_init, (nu_log, theta_log))
 
         def scaled(normalization):
-            return lambda key, shape: rec.matrix_init(key, shape, normalization=normalization)
+            return lambda key, shape: rec.matrix_init(key, shape, dtype, normalization)
 
         b_init, c_init = scaled(np.sqrt(2 * features)), scaled(np.sqrt(self.d_hidden))
         b = jax.lax.complex(*(self.param(n, b_init, (self.d_hidden, features)) for n in ("B_re", "B_im")))
         c = jax.lax.complex(*(self.param(n, c_init, (features, self.d_hidden)) for n in ("C_re", "C_im")))
-        d = self.param("D", rec.matrix_init, (features,))
+        d = self.param("D", rec.matrix_init, (features,), dtype)
         lam = jnp.exp(jax.lax.complex(-jnp.exp(nu_log), jnp.exp(theta_log)))
         return lam, b * jnp.exp(gamma_log)[:, None], c, d
 
@@ -111,10 +116,13 @@ class S5Layer(DiagonalSSM):
     blocks: int = 16
     dt_min: float = 1e-4  # the learned step's initial range, log-uniform
     dt_max: float = 0.1
+    param_dtype: jnp.dtype = jnp.float32
 
     @nn.compact
     def coefficients(self, features):
         """λ (P/2,), B̄ (P/2, H), 2C̃ (H, P/2) (y = 2 Re(C̃ h): the conjugate pairs) and D (H,)."""
+        dtype = self.param_dtype
+        complex_dtype = jnp.result_type(dtype, jnp.complex64)
         size = self.d_states // self.blocks
         lam, vectors = hippo_normal(size)
         lam, vectors = lam[: size // 2], vectors[:, : size // 2]  # one of each conjugate pair
@@ -123,24 +131,24 @@ class S5Layer(DiagonalSSM):
         half = lam.size
 
         def b_init(key, shape):  # B̃ = V* B for a lecun-normal B (P, H), as real and imaginary parts
-            b = jnp.asarray(v.conj().T, jnp.complex64) @ nn.initializers.lecun_normal()(
-                key, (v.shape[0], features)
+            b = jnp.asarray(v.conj().T, complex_dtype) @ nn.initializers.lecun_normal()(
+                key, (v.shape[0], features), dtype
             )
             return jnp.stack([b.real, b.imag], -1)
 
         def c_init(key, shape):  # C̃ = C V for a lecun-normal complex C (H, P)
-            c = nn.initializers.lecun_normal()(key, (features, v.shape[0], 2))
-            c = jax.lax.complex(c[..., 0], c[..., 1]) @ jnp.asarray(v, jnp.complex64)
+            c = nn.initializers.lecun_normal()(key, (features, v.shape[0], 2), dtype)
+            c = jax.lax.complex(c[..., 0], c[..., 1]) @ jnp.asarray(v, complex_dtype)
             return jnp.stack([c.real, c.imag], -1)
 
         def log_step_init(key, shape):
-            return jax.random.uniform(key, shape, minval=np.log(self.dt_min), maxval=np.log(self.dt_max))
+            return jax.random.uniform(key, shape, dtype, np.log(self.dt_min), np.log(self.dt_max))
 
-        lam_re = self.param("Lambda_re", lambda key: jnp.asarray(lam.real, jnp.float32))
-        lam_im = self.param("Lambda_im", lambda key: jnp.asarray(lam.imag, jnp.float32))
+        lam_re = self.param("Lambda_re", lambda key: jnp.asarray(lam.real, dtype))
+        lam_im = self.param("Lambda_im", lambda key: jnp.asarray(lam.imag, dtype))
         b = self.param("B", b_init, (half, features, 2))
         c = self.param("C", c_init, (features, half, 2))
-        d = self.param("D", nn.initializers.normal(1.0), (features,))
+        d = self.param("D", nn.initializers.normal(1.0), (features,), dtype)
         step = jnp.exp(self.param("log_step", log_step_init, (half,)))
         lam_bar, b_bar = zoh(jax.lax.complex(lam_re, lam_im), jax.lax.complex(b[..., 0], b[..., 1]), step)
         return lam_bar, b_bar, 2 * jax.lax.complex(c[..., 0], c[..., 1]), d
@@ -155,17 +163,22 @@ class SSMString(nn.Module):
     features: int  # H = W·C
     glu: bool = True  # the GLU after GELU (the paper's LRU; its S5 has none)
     blocks: int = 16  # S5's HiPPO blocks
+    param_dtype: jnp.dtype = jnp.float32
 
     def setup(self):
+        dtype = self.param_dtype
+
         def make():
-            return LRULayer(self.d_states) if self.layer == "lru" else S5Layer(self.d_states, self.blocks)
+            if self.layer == "lru":
+                return LRULayer(self.d_states, param_dtype=dtype)
+            return S5Layer(self.d_states, self.blocks, param_dtype=dtype)
 
         self.first = make()
         self.layers = [make() for _ in range(self.n_layers)]
-        self.norms = [nn.LayerNorm() for _ in range(self.n_layers)]
+        self.norms = [nn.LayerNorm(param_dtype=dtype) for _ in range(self.n_layers)]
         if self.glu:
-            self.values = [nn.Dense(self.features) for _ in range(self.n_layers)]
-            self.gates = [nn.Dense(self.features) for _ in range(self.n_layers)]
+            self.values = [nn.Dense(self.features, param_dtype=dtype) for _ in range(self.n_layers)]
+            self.gates = [nn.Dense(self.features, param_dtype=dtype) for _ in range(self.n_layers)]
 
     def __call__(self, first_frames, n_steps, times=None):
         """first_frames (B, W, C) -> (B, T, W, C), or (B, M, W, C) at steps `times` (M,) only."""
