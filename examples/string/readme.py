@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from examples.string import train
+from examples.string import results, train
 from examples.string.configs.base import from_dict
 from examples.string.configs.default import Config
 from examples.string.models import MODELS
@@ -258,7 +258,7 @@ def sources(records, head):
     (summed over its models and seeds; simulating the data not included); records {(group, _): record}."""
     where, seconds = {}, {}
     for (group, _), record in sorted(records.items()):
-        for run in record.get("runs") or [record]:
+        for run in results.runs_of(record):
             where.setdefault(group, set()).add(f"{run['machine']}, {run['date']}, commit {run['commit']}")
         seconds[group] = seconds.get(group, 0.0) + sum(record["result"]["train_seconds_seeds"])
     return [head, ""] + [

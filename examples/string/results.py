@@ -60,7 +60,7 @@ def merged(old, new):
     if not all(same) or not kept:
         return new
     runs = []
-    for run in old.get("runs") or [run_of(old)]:
+    for run in runs_of(old):
         seeds = [s for s in run["seeds"] if s in kept]
         runs += [{**run, "seeds": seeds}] if seeds else []
     scores = {s: seed_scores(old["result"], s) for s in kept}
@@ -70,9 +70,14 @@ def merged(old, new):
     return {**new, "result": result, "runs": runs + [run_of(new)]}
 
 
+def runs_of(record):
+    """[{seeds, command, commit, machine, jax, date}] of the runs that made a results record's seeds."""
+    return record.get("runs") or [run_of(record)]
+
+
 def run_of(record):
     keys = ("command", "commit", "machine", "jax", "date")
-    return {"seeds": record["result"]["seeds"], **{k: record.get(k) for k in keys}}
+    return {"seeds": record["result"].get("seeds"), **{k: record.get(k) for k in keys}}
 
 
 def seed_scores(result, seed):
