@@ -25,7 +25,7 @@ def run_example(*args):
     return run_python("-m", "examples.string", "--figure=", "--nospeed", *args)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """Every model, tiny, trained (two seeds of each trained one) and saved, and the table that run
     printed: made once for all of pytest-xdist's workers, in their shared directory, under a lock."""
