@@ -158,7 +158,13 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     path.write_text(json.dumps({**record, "config": nonlinear}))
     assert "scratch/nonlinear_gaussian_16k/koopman_var" not in readme.render(tmp_path)[1]
     line = readme.command("scratch/nonlinear_gaussian_16k", ["koopman_var"])[0]
-    assert "--fs=16000 --steps=16000 --steps_var=8000 --models=koopman_var" in line and "3600" not in line
+    assert "--fs=16000 --steps_var=8000 --models=koopman_var" in line and "3600" not in line
+    line = readme.command("scratch/nonlinear_gaussian_16k", ["koopman", "koopman_var"])[0]
+    assert "--fs=16000 --steps=16000 --steps_var=8000 --models=koopman,koopman_var" in line
+    # A recipe of Koopman_var's own is not asked of Koopman's file in the same column.
+    path = tmp_path / "scratch" / "nonlinear_noise_4k" / "koopman.json"
+    path.write_text(json.dumps({**record, "config": noise}))
+    assert "scratch/nonlinear_noise_4k/koopman" not in readme.render(tmp_path)[1]
     record["config"]["init"] = "dmd"
     (tmp_path / "scratch" / "linear_gaussian_4k" / "koopman.json").write_text(json.dumps(record))
     with pytest.raises(ValueError, match="init='dmd': expected 'random'"):

@@ -149,6 +149,22 @@ def test_the_paper_recipe_trains_the_recurrent_parameters_slower_without_decay()
     np.testing.assert_allclose(updates["D"], -1e-2 * 1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("lr_io", [0.0, 3e-3])
+def test_b_and_c_train_at_their_own_rate_when_given_one(lr_io):
+    """Adam's first step on a unit gradient is the rate: ν at ssm_lr_recurrent, B at ssm_lr_io (0:
+    ssm_lr_recurrent's), D at ssm_lr plus its weight decay."""
+    config = string_config(ssm_lr=1e-2, ssm_lr_recurrent=5e-2, ssm_lr_io=lr_io, **TINY_SSM)
+    r = train.recipe(models.MODELS["lru"], config, 0)
+    params = {"nu_log": jnp.ones(2), "B_re": jnp.ones((2, 2)), "C_im": jnp.ones(2), "D": jnp.ones(2)}
+    optimizer = train.make_optimizer(10, r.lr, r.lr_dynamics, r.clip, r.weight_decay, r.lr_io)
+    grads = jax.tree.map(lambda p: jnp.full_like(p, 0.1), params)
+    updates, _ = optimizer.update(grads, optimizer.init(params), params)
+    np.testing.assert_allclose(updates["nu_log"], -5e-2, rtol=1e-5)
+    for name in ("B_re", "C_im"):
+        np.testing.assert_allclose(updates[name], -(lr_io or 5e-2), rtol=1e-5)
+    np.testing.assert_allclose(updates["D"], -1e-2 * (1 + 1e-4), rtol=1e-5)
+
+
 def test_s5_blocks_must_hold_conjugate_pairs():
     with pytest.raises(ValueError, match="--ssm_states=12 --s5_blocks=4"):
         models.MODELS["s5"].build(string_config(ssm_states=12, s5_blocks=4), 7)

@@ -474,13 +474,16 @@ def gru_recipe(config):
 
 def ssm_recipe(config):
     """The LRU's and S5's recipe, in the paper's form: AdamW at ssm_lr with weight decay 1e-4, the
-    recurrent parameters (ssm.RECURRENT_PARAMS) at ssm_lr_recurrent (0: ssm_lr / 4, the paper's)
-    without, clip 1; every frame scored, no latent or slope loss; windows from ssm_window, at the
+    recurrent parameters without: the eigenvalues' (ssm.EIGENVALUE_PARAMS) at ssm_lr_recurrent (0:
+    ssm_lr / 4, the paper's), B and C (ssm.IO_PARAMS) at ssm_lr_io (0: the eigenvalues' rate, the
+    paper's); clip 1; every frame scored, no latent or slope loss; windows from ssm_window, at the
     release as the GRU's."""
+    lr_recurrent = config.ssm_lr_recurrent or config.ssm_lr / 4
     return dict(
         steps=config.ssm_steps,
         lr=config.ssm_lr,
-        lr_dynamics=config.ssm_lr_recurrent or config.ssm_lr / 4,
+        lr_dynamics=lr_recurrent,
+        lr_io=config.ssm_lr_io or lr_recurrent,
         weight_decay=1e-4,
         clip=1.0,
         window=config.ssm_window,

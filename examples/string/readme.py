@@ -37,19 +37,19 @@ COLUMNS = [
     for fs in (4000, 16000)
 ]
 ROWS = list(MODELS)
-# A column's recipe where it is not its configuration's: {(string, fs): {field: value}} of the trained
-# models. The nonlinear 16 kHz columns train Koopman_var 3600 steps, not 7200: the column then takes
-# under 30 minutes on two cores, and Koopman_var's error at 7200 steps was 10-100x under its targets
-# (docs/performance.md).
-RECIPES = {("nonlinear", 16000): {"steps_var": 3600}}
+# A column's recipe where it is not its configuration's: {(string, fs): {model: {field: value}}}, the
+# fields of each model's own recipe, asked of its results file alone. The nonlinear 16 kHz columns
+# train Koopman_var 3600 steps, not 7200: the column then takes under 30 minutes on two cores, and
+# Koopman_var's error at 7200 steps was 10-100x under its targets (docs/performance.md).
+RECIPES = {("nonlinear", 16000): {"koopman_var": {"steps_var": 3600}}}
 # The from-scratch table (results/string/scratch/): every column, from the scratch configurations
 # (configs/scratch.py), whose recipe is the same in every column of a string; SCRATCH_RECIPES holds a
-# column's own where one is needed, {(string, fs): {field: value}}, as RECIPES does for the DMD start.
+# column's own where one is needed, as RECIPES does for the DMD start.
 SCRATCH_COLUMNS = COLUMNS
 # The nonlinear string's own, at 4 and 16 kHz: why in configs/scratch.py, the runs in docs/experiments.md.
 SCRATCH_RECIPES = {
-    ("nonlinear", 4000): {"steps_var": 16000, "lr_var": 3e-3},
-    ("nonlinear", 16000): {"steps": 16000, "steps_var": 8000},
+    ("nonlinear", 4000): {"koopman_var": {"steps_var": 16000, "lr_var": 3e-3}},
+    ("nonlinear", 16000): {"koopman": {"steps": 16000}, "koopman_var": {"steps_var": 8000}},
 }
 SCRATCH_ROWS = ["koopman", "koopman_var"]
 NAMES = {name: kind.label for name, kind in MODELS.items()}
@@ -169,7 +169,7 @@ def read_cells(root=RESULTS, init=None, recipes=RECIPES):
                     raise ValueError(f"{path}: its configuration is not column {column_name(string, ic, fs)}")
                 if init and config["init"] != init:
                     raise ValueError(f"{path}: init={config['init']!r}: expected {init!r} here")
-                recipe = recipes.get((string, fs), {}) if not MODELS[model].fitted else {}
+                recipe = recipes.get((string, fs), {}).get(model, {})
                 if any(config.get(field) != value for field, value in recipe.items()):
                     continue
                 cells[(column_name(string, ic, fs), model)] = record
@@ -309,6 +309,14 @@ def seeds_cell(record, key):
     return number(*mean_std(values)) + ("" if len(values) == 5 else str(len(values)).translate(SUPERSCRIPTS))
 
 
+def recipe_flags(recipes, string, fs, models):
+    """The flags of `models`' own recipes in the column (string, fs) of `recipes`, each once."""
+    fields = {}
+    for model in models:
+        fields |= recipes.get((string, fs), {}).get(model, {})
+    return [f"--{field}={value}" for field, value in fields.items()]
+
+
 def command(column, models):
     """The command that makes the cells of `models` in `column`: the string's configuration with the
     column's initial condition, rate and recipe (RECIPES); DMD on (u, v), the data check. A scratch/
@@ -316,21 +324,19 @@ def command(column, models):
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.removeprefix("scratch/"))
     if column.startswith("scratch/"):
         config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
-        recipe = "".join(
-            f" --{field}={value}" for field, value in SCRATCH_RECIPES.get((string, fs), {}).items()
-        )
+        recipe = "".join(f" {flag}" for flag in recipe_flags(SCRATCH_RECIPES, string, fs, models))
         return [
             f"python -m examples.string --config={config} --ic={ic} --fs={fs}{recipe} "
             f"--models={','.join(models)} --seeds=5 --workdir=results/string/{column}"
         ]
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
-    recipe = [f"--{field}={value}" for field, value in RECIPES.get((string, fs), {}).items()]
     groups = {}  # models made with the same flags: one command each
     for m in models:
         kind = MODELS[m]
         groups.setdefault((kind.table_flags, kind.fitted), []).append(m)
     lines = [
-        [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5", *recipe])]
+        [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5"])]
+        + recipe_flags(RECIPES, string, fs, names)
         for (flags, fitted), names in sorted(groups.items(), key=lambda group: not group[0][1])
     ]
     return [

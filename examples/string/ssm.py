@@ -33,9 +33,11 @@ from einops import rearrange
 
 import recurrent as rec
 
-# The recurrent parameters, which the paper trains at a quarter of the rate and without weight decay.
-RECURRENT_PARAMS = {"nu_log", "theta_log", "gamma_log", "B_re", "B_im", "C_re", "C_im"}
-RECURRENT_PARAMS |= {"Lambda_re", "Lambda_im", "log_step", "B", "C"}
+# The recurrent parameters, which the paper trains at a quarter of the rate and without weight decay:
+# those of the eigenvalues (and the LRU's γ), and the input and output matrices B and C, which the
+# string example may train at a rate of their own.
+EIGENVALUE_PARAMS = {"nu_log", "theta_log", "gamma_log", "Lambda_re", "Lambda_im", "log_step"}
+IO_PARAMS = {"B_re", "B_im", "C_re", "C_im", "B", "C"}
 
 
 def linear_recurrence(lam, inputs):

@@ -19,28 +19,30 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from examples.string import input_pipeline, metrics, results
+from examples.string import input_pipeline, metrics, results, ssm
 from examples.string.configs.base import ConfigError
 from examples.string.models import MODELS, ModelKind
-from examples.string.ssm import RECURRENT_PARAMS
 
 LOG = partial(print, flush=True)  # progress lines appear as they happen, also in a log file
 
 
 # The parameters trained at lr_dynamics, without weight decay: the modal models' eigenvalues, and
-# the state-space models' recurrent parameters.
-EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"} | RECURRENT_PARAMS
+# the state-space models' (with the LRU's γ); their B and C (ssm.IO_PARAMS) at lr_io, also without.
+EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"} | ssm.EIGENVALUE_PARAMS
 
 
-def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
+def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0):
     """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
-    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr for everything else,
-    with decoupled weight decay (AdamW; not of the eigenvalues, whose decay would damp them)."""
+    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr_io for the state-space
+    models' B and C (0: lr_dynamics), lr for everything else, with decoupled weight decay (AdamW;
+    not of the eigenvalues, whose decay would damp them, nor of B and C, as the paper's)."""
+
+    def label(path, _):
+        name = path[-1].key
+        return "eigenvalues" if name in EIGENVALUE_PARAMS else "io" if name in ssm.IO_PARAMS else "rest"
 
     def labels(params):
-        return jax.tree_util.tree_map_with_path(
-            lambda path, _: "eigenvalues" if path[-1].key in EIGENVALUE_PARAMS else "rest", params
-        )
+        return jax.tree_util.tree_map_with_path(label, params)
 
     def schedule(rate):
         return optax.cosine_decay_schedule(rate, max(n_steps, 1))
@@ -50,6 +52,7 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
         optax.multi_transform(
             {
                 "eigenvalues": optax.adam(schedule(lr_dynamics)),
+                "io": optax.adam(schedule(lr_io or lr_dynamics)),
                 "rest": optax.adamw(schedule(lr), weight_decay=weight_decay),
             },
             labels,
@@ -58,7 +61,7 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0):
 
 
 @cache
-def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope):
+def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope, lr_io=0.0):
     """(optimizer, step) of a model and recipe, made once: the seeds of a model share one compiled
     step (a step defined inside `train` was compiled again for every seed, 2–3 s each).
 
@@ -67,7 +70,7 @@ def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, s
     along the grid (differences times W − 1, a derivative on a unit length: on a string, mode n's
     error weighted 1 + slope·(nπ)², as its potential energy weighs it), plus latent times the
     model's latent_loss."""
-    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay)
+    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay, lr_io)
 
     @partial(jax.jit, static_argnums=3)
     def step(params, opt_state, batch, length):
@@ -106,6 +109,7 @@ class Recipe:
     batch: int  # trajectories per step
     lr: float  # all parameters but the eigenvalues (cosine-decayed)
     lr_dynamics: float  # eigenvalue parameters
+    lr_io: float  # the state-space models' B and C (ssm.IO_PARAMS); 0: lr_dynamics
     window: int  # first curriculum window; 0: whole trajectories throughout
     anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
@@ -119,9 +123,10 @@ class Recipe:
 
 def recipe(kind, config, seed):
     """The recipe of a model (a models.ModelKind) and seed: the configuration's fields, and the kind's
-    own where it has them (Koopman_var's rates, the GRU's steps)."""
-    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name != "seed"}
-    return Recipe(**{**fields, **kind.recipe(config)}, seed=seed)
+    own where it has them (Koopman_var's rates, the GRU's steps, the state-space models' lr_io)."""
+    own = {"seed": seed, "lr_io": 0.0}  # not configuration fields
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name not in own}
+    return Recipe(**{**own, **fields, **kind.recipe(config)})
 
 
 class Trained(NamedTuple):
@@ -165,6 +170,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         recipe.weight_decay,
         latent,
         recipe.slope,
+        recipe.lr_io,
     )
     opt_state = jax.device_put(optimizer.init(params), replicated)
     split_up = partial(input_pipeline.to_devices, sharding=split)

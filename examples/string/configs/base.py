@@ -200,8 +200,14 @@ class Base:
     ssm_lr: float = setting(3e-3, "LRU and S5: AdamW rate, weight decay 1e-4 (the paper's 1e-3).", above(0))
     ssm_lr_recurrent: float = setting(
         3e-2,
-        "LRU and S5: Adam rate of the recurrent parameters (ssm.RECURRENT_PARAMS); 0: a quarter of "
-        "ssm_lr, the paper's.",
+        "LRU and S5: Adam rate of the eigenvalues' parameters (ssm.EIGENVALUE_PARAMS), and of B and C "
+        "unless ssm_lr_io; 0: a quarter of ssm_lr, the paper's.",
+        at_least(0),
+    )
+    ssm_lr_io: float = setting(
+        0.0,
+        "LRU and S5: Adam rate of B and C (ssm.IO_PARAMS), without weight decay; 0: ssm_lr_recurrent's, "
+        "as the paper trains every recurrent parameter at one rate.",
         at_least(0),
     )
     ssm_window: int = setting(
@@ -226,6 +232,7 @@ PAPER_SSM = dict(
     ssm_steps=16000,
     ssm_lr=1e-3,
     ssm_lr_recurrent=0.0,
+    ssm_lr_io=0.0,
     ssm_window=0,
     batch=50,
 )
