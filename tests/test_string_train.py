@@ -249,6 +249,23 @@ def test_seeds_run_in_pieces_make_the_file_of_one_run(tmp_path):
     assert record["result"]["seeds"] == [1] and "runs" not in record
 
 
+def test_restarts_keep_the_start_of_lowest_training_error():
+    """Two restarts of seed 0 are the starts 0 and 1, i.e. the runs of seeds 0 and 1 alone: the one of
+    lower training error is kept. Koopman_var's own restarts_var
+    leaves Koopman's one start."""
+    config = string_config(models=("koopman_var",), train=4, val=2, seeds=2, **TINY_RUN)
+    alone = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None).results[0]
+    restarted = dataclasses.replace(config, seeds=1, restarts_var=2)
+    result = train.train_and_evaluate(restarted, get_dataset(restarted), log=lambda line: None).results[0]
+    kept = int(np.argmin(alone["train_rel_mse_seeds"]))
+    np.testing.assert_allclose(
+        result["restarts_train_rel_mse_seeds"][0], alone["train_rel_mse_seeds"], rtol=1e-6
+    )
+    assert result["rel_mse"] == pytest.approx(alone["rel_mse_seeds"][kept], rel=1e-6)
+    assert train.recipe(models.MODELS["koopman"], restarted, 0).restarts == 1
+    assert train.recipe(models.MODELS["koopman_var"], restarted, 0).restarts == 2
+
+
 @pytest.mark.parametrize(
     "script, expected",
     [

@@ -109,7 +109,8 @@ def aggregate(runs, seeds):
     )
     keys = ["rel_mae", "rel_mse_batches", "rel_mse_pluck_std", "rel_mae_pluck_std", "train_rel_mse"]
     keys += ["train_seconds", "stopped_at"]
-    for key in keys + (["frequency_error"] if "frequency_error" in runs[0] else []):
+    keys += [k for k in ("frequency_error", "restarts_train_rel_mse") if k in runs[0]]
+    for key in keys:
         result[f"{key}_seeds"] = [r[key] for r in runs]
     result["seeds"] = list(seeds)
     return result

@@ -449,12 +449,13 @@ def start_koopman_var(model, frames, config, seed, fits):
 
 
 def koopman_var_recipe(config):
-    """Koopman_var's rates, steps and slope weight, where its own fields give them."""
+    """Koopman_var's rates, steps, slope weight and restarts, where its own fields give them."""
     return dict(
         lr=config.lr_var or config.lr,
         lr_dynamics=config.lr_dynamics_var or config.lr_dynamics,
         steps=config.steps_var or config.steps,
         slope=config.slope if config.slope_var < 0 else config.slope_var,
+        restarts=config.restarts_var or config.restarts,
     )
 
 

@@ -118,6 +118,7 @@ class Recipe:
     weight_decay: float  # decoupled (AdamW), of every parameter but the eigenvalues
     budget: float  # opt-in guard: stop after this many seconds (the result says so); 0: never
     loss_frames: int  # frames of a window scored (a random subset); 0: all
+    restarts: int  # starts of each seed, the one of lowest training error kept (`fit`)
     seed: int  # batches and windows
 
 
@@ -295,6 +296,34 @@ def train_and_evaluate(config, dataset, workdir=None, restored=None, log=LOG):
     return report
 
 
+class Start(NamedTuple):
+    """One start of a model trained (`start_and_train`)."""
+
+    model: object  # the module, as its kind's start made it
+    params: dict
+    train_error: float | None  # relative MSE on as many training plucks as validation ones, if scored
+    seconds: float  # the start (a DMD fit included) and training
+    stopped_at: int | None
+    curve: list | None
+
+
+def start_and_train(kind, model, config, dataset, seed, fits, log=LOG, scored=False):
+    """A Start: the model started by its kind with `seed` and trained by its recipe of that seed
+    unless it is fitted; scored on the training plucks if `scored`."""
+    tic = time.perf_counter()
+    model, params, fit_seconds = kind.start(model, dataset.train, config, seed, fits)
+    seconds, stopped_at, curve = time.perf_counter() - tic + fit_seconds, None, None
+    if not kind.fitted:
+        validate = partial(validation_mse, model, val_frames=dataset.val[: config.curve_plucks or None])
+        trained = train(model, params, dataset.train, recipe(kind, config, seed), validate, log)
+        params, seconds = trained.params, seconds + trained.seconds
+        stopped_at, curve = trained.stopped_at, trained.curve
+    error = validation_mse(model, params, dataset.train[: len(dataset.val)]) if scored else None
+    if scored:
+        log(f"start {seed}: training rel. MSE {error:.3e}")
+    return Start(model, params, error, seconds, stopped_at, curve)
+
+
 def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
     """One model and seed, a Run: started by its kind (`fits`: the DMD fits of the run so far) and
     trained with its `recipe` unless it is fitted, or restored from a checkpoint; scored on the
@@ -302,7 +331,7 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
     string of known modes by its largest frequency error. Its curve: validation on the first
     config.curve_plucks validation plucks at each log line."""
     kind, features = MODELS[name], dataset.train.shape[2] * dataset.train.shape[3]
-    model, stopped_at, curve = kind.build(config, features), None, None
+    model, curve, restart_errors = kind.build(config, features), None, None
     if restored:
         i = seed - config.seed
         model = model.clone(**restored.fields[name][i])
@@ -310,14 +339,16 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
         params = restored.params(name, seed, target)
         seconds, stopped_at = restored.seconds[name][i], restored.stopped_at[name][i]
     else:
-        tic = time.perf_counter()
-        model, params, fit_seconds = kind.start(model, dataset.train, config, seed, fits)
-        seconds = time.perf_counter() - tic + fit_seconds
-        if not kind.fitted:
-            validate = partial(validation_mse, model, val_frames=dataset.val[: config.curve_plucks or None])
-            trained = train(model, params, dataset.train, recipe(kind, config, seed), validate, log)
-            params, seconds = trained.params, seconds + trained.seconds
-            stopped_at, curve = trained.stopped_at, trained.curve
+        # Restarts of seed s are the starts s·R, ..., s·R + R − 1: with R = 1, the seed itself.
+        starts = 1 if kind.fitted else recipe(kind, config, seed).restarts
+        tried = [
+            start_and_train(kind, model, config, dataset, start, fits, log, scored=starts > 1)
+            for start in range(seed * starts, (seed + 1) * starts)
+        ]
+        best = min(tried, key=lambda t: np.nan_to_num(t.train_error, nan=np.inf)) if starts > 1 else tried[0]
+        model, params, stopped_at, curve = best.model, best.params, best.stopped_at, best.curve
+        seconds = sum(t.seconds for t in tried)
+        restart_errors = [t.train_error for t in tried] if starts > 1 else None
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
     scores = metrics.scores(pred, dataset.val)
     scores.update(
@@ -327,6 +358,8 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
         train_seconds=seconds,
         stopped_at=stopped_at,
     )
+    if restart_errors:
+        scores["restarts_train_rel_mse"] = restart_errors
     run = Run(name, kind, seed, model, params, scores, curve, pred)
     if dataset.true_eigenvalues is not None and kind.eigenvalues:
         scores["frequency_error"] = metrics.frequency_errors(

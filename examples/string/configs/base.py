@@ -218,6 +218,13 @@ class Base:
     seed: int = setting(0, "First seed of the models' initialisation and batches.", at_least(0))
     seeds: int = setting(1, "Seeds of each trained modal model, from seed (DMD has one).", at_least(1))
     gru_seeds: int = setting(1, "Seeds of the GRU.", at_least(1))
+    restarts: int = setting(
+        1,
+        "Starts of each trained seed, each its own random start and batches, trained alike; the one of "
+        "lowest error on the training plucks is kept, the seconds are all of theirs.",
+        at_least(1),
+    )
+    restarts_var: int = setting(0, "Koopman_var's restarts in place of restarts; 0: restarts.", at_least(0))
     data_seed: int = setting(0, "Seed of the simulated plucks, fixed across the models' seeds.", at_least(0))
     speed: bool = setting(True, "Time synthesis: × real time at fs and 48 kHz, 64-sample blocks.")
 
