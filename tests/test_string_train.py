@@ -251,8 +251,7 @@ def test_seeds_run_in_pieces_make_the_file_of_one_run(tmp_path):
 
 def test_restarts_keep_the_start_of_lowest_training_error():
     """Two restarts of seed 0 are the starts 0 and 1, i.e. the runs of seeds 0 and 1 alone: the one of
-    lower training error is kept. Koopman_var's own restarts_var
-    leaves Koopman's one start."""
+    lower training error is kept. Koopman_var's own restarts_var leaves Koopman's one start."""
     config = string_config(models=("koopman_var",), train=4, val=2, seeds=2, **TINY_RUN)
     alone = train.train_and_evaluate(config, get_dataset(config), log=lambda line: None).results[0]
     restarted = dataclasses.replace(config, seeds=1, restarts_var=2)

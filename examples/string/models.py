@@ -484,7 +484,7 @@ def ssm_recipe(config):
         steps=config.ssm_steps,
         lr=config.ssm_lr,
         lr_dynamics=lr_recurrent,
-        lr_io=config.ssm_lr_io or lr_recurrent,
+        lr_io=config.ssm_lr_io,
         weight_decay=1e-4,
         clip=1.0,
         window=config.ssm_window,

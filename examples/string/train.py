@@ -331,7 +331,7 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
     string of known modes by its largest frequency error. Its curve: validation on the first
     config.curve_plucks validation plucks at each log line."""
     kind, features = MODELS[name], dataset.train.shape[2] * dataset.train.shape[3]
-    model, curve, restart_errors = kind.build(config, features), None, None
+    model, curve, restart_errors, train_error = kind.build(config, features), None, None, None
     if restored:
         i = seed - config.seed
         model = model.clone(**restored.fields[name][i])
@@ -349,11 +349,12 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
         model, params, stopped_at, curve = best.model, best.params, best.stopped_at, best.curve
         seconds = sum(t.seconds for t in tried)
         restart_errors = [t.train_error for t in tried] if starts > 1 else None
+        train_error = best.train_error  # scored already when there were restarts
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
     scores = metrics.scores(pred, dataset.val)
     scores.update(
         model=name,
-        train_rel_mse=validation_mse(model, params, dataset.train[: len(dataset.val)]),
+        train_rel_mse=train_error or validation_mse(model, params, dataset.train[: len(dataset.val)]),
         params=sum(p.size for p in jax.tree.leaves(params)),
         train_seconds=seconds,
         stopped_at=stopped_at,
