@@ -83,6 +83,20 @@ def test_koopman_var_takes_its_own_slope_weight_where_given():
         assert varying.slope == expected
 
 
+@pytest.mark.parametrize("last_stage", [0.0, 0.5, 0.9])
+def test_the_curriculum_doubles_its_windows_and_gives_the_last_stage_its_share(last_stage):
+    """Windows 31, 62, 125, 250 and 500 steps (the first at least 30), in order, each a whole stage;
+    the last, whole trajectories, takes a last_stage share of the 1000 steps (0: a fifth, as the rest)."""
+    lengths = train.curriculum(1000, 500, 30, last_stage)
+    assert len(lengths) == 1000 and lengths == sorted(lengths)
+    assert sorted(set(lengths)) == [31, 62, 125, 250, 500]
+    counts = [lengths.count(n) for n in (31, 62, 125, 250)]
+    n_whole = last_stage * 1000 if last_stage else 200
+    assert lengths.count(500) == n_whole and max(counts) - min(counts) <= 1
+    assert sum(counts) == 1000 - n_whole
+    assert train.curriculum(7, 500, 0, last_stage) == [500] * 7
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "curriculum", [{}, dict(window=25, loss_frames=50)], ids=["whole", "curriculum+scored_subsets"]

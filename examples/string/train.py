@@ -92,13 +92,18 @@ def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, s
     return optimizer, step
 
 
-def curriculum(n_steps_train, n_steps, window):
-    """Window length of each training step: T/2^j, ..., T/2, T in equal stages, from the shortest
-    that is at least `window` (0: T throughout)."""
+def curriculum(n_steps_train, n_steps, window, last_stage=0.0):
+    """Window length of each training step: T/2^j, ..., T/2, T in stages, from the shortest that is
+    at least `window` (0: T throughout). The last stage, whole trajectories, takes a `last_stage`
+    share of the steps and the shorter windows share the rest equally; 0: every stage alike."""
     lengths = [n_steps]
     while window and lengths[0] // 2 >= window:
         lengths.insert(0, lengths[0] // 2)
-    return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
+    if not last_stage or len(lengths) == 1:
+        return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
+    n_short = round(n_steps_train * (1 - last_stage))
+    short = lengths[:-1]
+    return [short[i * len(short) // n_short] for i in range(n_short)] + [n_steps] * (n_steps_train - n_short)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +116,7 @@ class Recipe:
     lr_dynamics: float  # eigenvalue parameters
     lr_io: float  # the state-space models' B and C (ssm.IO_PARAMS); 0: lr_dynamics
     window: int  # first curriculum window; 0: whole trajectories throughout
+    last_stage: float  # share of the steps on whole trajectories; 0: equal stages
     anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
     slope: float  # weight of the loss on the error's slope along the grid
@@ -177,7 +183,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
     split_up = partial(input_pipeline.to_devices, sharding=split)
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
-    for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window)):
+    for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window, recipe.last_stage)):
         first, times, scored, consecutive = input_pipeline.draw_batch(
             rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
         )

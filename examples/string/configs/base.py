@@ -134,6 +134,12 @@ class Base:
     window: int = setting(
         0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.", at_least(0)
     )
+    last_stage: float = setting(
+        0.0,
+        "Share of the steps the curriculum's last stage, whole trajectories, takes, the shorter "
+        "windows sharing the rest equally; 0: every stage alike.",
+        Check(lambda v: 0 <= v < 1, "in [0, 1)"),
+    )
     anchor: bool = setting(
         False,
         "Windows start at each trajectory's first frame, not at random offsets (from u alone a later "
