@@ -398,6 +398,23 @@ def test_the_step_loss_is_the_mse_plus_slope_times_the_grid_slope_mse(slope):
         assert slope * np.mean(slopes**2) > 0.1 * np.mean(error**2)  # the slope term counts here
 
 
+def test_the_eigenvalues_rate_is_scaled_by_the_window():
+    """With eigen_rate_by_window = p, the eigenvalues' Adam steps under a constant gradient (each
+    the step's rate) are lr_dynamics · cosine · (first window / window)^p, the other parameters'
+    lr · cosine alone."""
+    lengths = train.curriculum(8, 40, 10, 0.5)  # 10, 20, then 40 for half the steps
+    p, lr, lr_dynamics = 0.5, 0.1, 0.3
+    scale = tuple((lengths[0] / n) ** p for n in lengths)
+    optimizer = train.make_optimizer(8, lr, lr_dynamics, 1e9, eigen_scale=scale)
+    params = {"nu_log": np.zeros(3, np.float32), "w": np.zeros(3, np.float32)}
+    state, grads = optimizer.init(params), {"nu_log": np.ones(3, np.float32), "w": np.ones(3, np.float32)}
+    for i, n in enumerate(lengths):
+        updates, state = optimizer.update(grads, state, params)
+        cosine = 0.5 * (1 + np.cos(np.pi * i / 8))
+        np.testing.assert_allclose(updates["nu_log"], -lr_dynamics * cosine * (10 / n) ** p, rtol=1e-4)
+        np.testing.assert_allclose(updates["w"], -lr * cosine, rtol=1e-4)
+
+
 def test_the_seeds_of_a_model_share_one_compiled_step():
     """Two recipes that differ in their seed alone, for two equal modules made apart, get the same
     compiled step; a different rate gets another."""

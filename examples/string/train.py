@@ -31,11 +31,12 @@ LOG = partial(print, flush=True)  # progress lines appear as they happen, also i
 EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"} | ssm.EIGENVALUE_PARAMS
 
 
-def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0):
+def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0, eigen_scale=None):
     """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
-    parameters (a phase error δθ grows to T·δθ over a T-step rollout), lr_io for the state-space
-    models' B and C (0: lr_dynamics), lr for everything else, with decoupled weight decay (AdamW;
-    not of the eigenvalues, whose decay would damp them, nor of B and C, as the paper's)."""
+    parameters (a phase error δθ grows to T·δθ over a T-step rollout), times eigen_scale[step] if
+    given (one factor a step), lr_io for the state-space models' B and C (0: lr_dynamics), lr for
+    everything else, with decoupled weight decay (AdamW; not of the eigenvalues, whose decay would
+    damp them, nor of B and C, as the paper's)."""
 
     def label(path, _):
         name = path[-1].key
@@ -47,11 +48,18 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0):
     def schedule(rate):
         return optax.cosine_decay_schedule(rate, max(n_steps, 1))
 
+    eigen_rate = schedule(lr_dynamics)
+    if eigen_scale is not None:
+        factors, cosine = jnp.asarray(eigen_scale), eigen_rate
+
+        def eigen_rate(step):
+            return cosine(step) * factors[jnp.minimum(step, len(eigen_scale) - 1)]
+
     return optax.chain(
         optax.clip_by_global_norm(clip),
         optax.multi_transform(
             {
-                "eigenvalues": optax.adam(schedule(lr_dynamics)),
+                "eigenvalues": optax.adam(eigen_rate),
                 "io": optax.adam(schedule(lr_io or lr_dynamics)),
                 "rest": optax.adamw(schedule(lr), weight_decay=weight_decay),
             },
@@ -61,7 +69,9 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0):
 
 
 @cache
-def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope, lr_io=0.0):
+def training_step(
+    model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope, lr_io=0.0, eigen_scale=None
+):
     """(optimizer, step) of a model and recipe, made once: the seeds of a model share one compiled
     step (a step defined inside `train` was compiled again for every seed, 2–3 s each).
 
@@ -70,7 +80,7 @@ def training_step(model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, s
     along the grid (differences times W − 1, a derivative on a unit length: on a string, mode n's
     error weighted 1 + slope·(nπ)², as its potential energy weighs it), plus latent times the
     model's latent_loss."""
-    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay, lr_io)
+    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay, lr_io, eigen_scale)
 
     @partial(jax.jit, static_argnums=3)
     def step(params, opt_state, batch, length):
@@ -117,6 +127,7 @@ class Recipe:
     lr_io: float  # the state-space models' B and C (ssm.IO_PARAMS); 0: lr_dynamics
     window: int  # first curriculum window; 0: whole trajectories throughout
     last_stage: float  # share of the steps on whole trajectories; 0: equal stages
+    eigen_rate_by_window: float  # p: the eigenvalues' rate times (first window / window)^p
     anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
     slope: float  # weight of the loss on the error's slope along the grid
@@ -168,6 +179,10 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         )
     split, replicated = input_pipeline.data_parallel()
     params = jax.device_put(params, replicated)
+    lengths = curriculum(n_steps_train, frames.shape[1], recipe.window, recipe.last_stage)
+    eigen_scale = None
+    if recipe.eigen_rate_by_window:  # the rate (first window / window)^p
+        eigen_scale = tuple((lengths[0] / n) ** recipe.eigen_rate_by_window for n in lengths)
     optimizer, train_step = training_step(
         model,
         n_steps_train,
@@ -178,12 +193,13 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         latent,
         recipe.slope,
         recipe.lr_io,
+        eigen_scale,
     )
     opt_state = jax.device_put(optimizer.init(params), replicated)
     split_up = partial(input_pipeline.to_devices, sharding=split)
     rng, losses, curve = np.random.default_rng(recipe.seed), [], []
     start, paused = time.perf_counter(), 0.0
-    for i, length in enumerate(curriculum(n_steps_train, frames.shape[1], recipe.window, recipe.last_stage)):
+    for i, length in enumerate(lengths):
         first, times, scored, consecutive = input_pipeline.draw_batch(
             rng, frames, batch_size, length, recipe.loss_frames, latent, recipe.anchor
         )

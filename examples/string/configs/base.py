@@ -140,6 +140,12 @@ class Base:
         "windows sharing the rest equally; 0: every stage alike.",
         Check(lambda v: 0 <= v < 1, "in [0, 1)"),
     )
+    eigen_rate_by_window: float = setting(
+        0.0,
+        "p: the eigenvalues' rate times (first window / window)^p, so that at p = 1 a step turns a "
+        "window's last phase as far in every stage; 0: the rate alone.",
+        between(0, 1),
+    )
     anchor: bool = setting(
         False,
         "Windows start at each trajectory's first frame, not at random offsets (from u alone a later "
