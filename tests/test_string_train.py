@@ -83,20 +83,6 @@ def test_koopman_var_takes_its_own_slope_weight_where_given():
         assert varying.slope == expected
 
 
-@pytest.mark.parametrize("last_stage", [0.0, 0.5, 0.9])
-def test_the_curriculum_doubles_its_windows_and_gives_the_last_stage_its_share(last_stage):
-    """Windows 31, 62, 125, 250 and 500 steps (the first at least 30), in order, each a whole stage;
-    the last, whole trajectories, takes a last_stage share of the 1000 steps (0: a fifth, as the rest)."""
-    lengths = train.curriculum(1000, 500, 30, last_stage)
-    assert len(lengths) == 1000 and lengths == sorted(lengths)
-    assert sorted(set(lengths)) == [31, 62, 125, 250, 500]
-    counts = [lengths.count(n) for n in (31, 62, 125, 250)]
-    n_whole = last_stage * 1000 if last_stage else 200
-    assert lengths.count(500) == n_whole and max(counts) - min(counts) <= 1
-    assert sum(counts) == 1000 - n_whole
-    assert train.curriculum(7, 500, 0, last_stage) == [500] * 7
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "curriculum", [{}, dict(window=25, loss_frames=50)], ids=["whole", "curriculum+scored_subsets"]
@@ -402,15 +388,15 @@ def test_the_eigenvalues_rate_is_scaled_by_the_window():
     """With eigen_rate_by_window = p, the eigenvalues' Adam steps under a constant gradient (each
     the step's rate) are lr_dynamics · cosine · (first window / window)^p, the other parameters'
     lr · cosine alone."""
-    lengths = train.curriculum(8, 40, 10, 0.5)  # 10, 20, then 40 for half the steps
+    lengths = train.curriculum(9, 40, 10)  # windows of 10, 20 and 40 steps, three each
     p, lr, lr_dynamics = 0.5, 0.1, 0.3
     scale = tuple((lengths[0] / n) ** p for n in lengths)
-    optimizer = train.make_optimizer(8, lr, lr_dynamics, 1e9, eigen_scale=scale)
+    optimizer = train.make_optimizer(9, lr, lr_dynamics, 1e9, eigen_scale=scale)
     params = {"nu_log": np.zeros(3, np.float32), "w": np.zeros(3, np.float32)}
     state, grads = optimizer.init(params), {"nu_log": np.ones(3, np.float32), "w": np.ones(3, np.float32)}
     for i, n in enumerate(lengths):
         updates, state = optimizer.update(grads, state, params)
-        cosine = 0.5 * (1 + np.cos(np.pi * i / 8))
+        cosine = 0.5 * (1 + np.cos(np.pi * i / 9))
         np.testing.assert_allclose(updates["nu_log"], -lr_dynamics * cosine * (10 / n) ** p, rtol=1e-4)
         np.testing.assert_allclose(updates["w"], -lr * cosine, rtol=1e-4)
 

@@ -102,18 +102,13 @@ def training_step(
     return optimizer, step
 
 
-def curriculum(n_steps_train, n_steps, window, last_stage=0.0):
-    """Window length of each training step: T/2^j, ..., T/2, T in stages, from the shortest that is
-    at least `window` (0: T throughout). The last stage, whole trajectories, takes a `last_stage`
-    share of the steps and the shorter windows share the rest equally; 0: every stage alike."""
+def curriculum(n_steps_train, n_steps, window):
+    """Window length of each training step: T/2^j, ..., T/2, T in equal stages, from the shortest
+    that is at least `window` (0: T throughout)."""
     lengths = [n_steps]
     while window and lengths[0] // 2 >= window:
         lengths.insert(0, lengths[0] // 2)
-    if not last_stage or len(lengths) == 1:
-        return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
-    n_short = round(n_steps_train * (1 - last_stage))
-    short = lengths[:-1]
-    return [short[i * len(short) // n_short] for i in range(n_short)] + [n_steps] * (n_steps_train - n_short)
+    return [lengths[i * len(lengths) // max(n_steps_train, 1)] for i in range(n_steps_train)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +121,6 @@ class Recipe:
     lr_dynamics: float  # eigenvalue parameters
     lr_io: float  # the state-space models' B and C (ssm.IO_PARAMS); 0: lr_dynamics
     window: int  # first curriculum window; 0: whole trajectories throughout
-    last_stage: float  # share of the steps on whole trajectories; 0: equal stages
     eigen_rate_by_window: float  # p: the eigenvalues' rate times (first window / window)^p
     anchor: bool  # windows start at the first frame, not at random offsets
     latent: float  # weight of the model's latent_loss
@@ -179,7 +173,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         )
     split, replicated = input_pipeline.data_parallel()
     params = jax.device_put(params, replicated)
-    lengths = curriculum(n_steps_train, frames.shape[1], recipe.window, recipe.last_stage)
+    lengths = curriculum(n_steps_train, frames.shape[1], recipe.window)
     eigen_scale = None
     if recipe.eigen_rate_by_window:  # the rate (first window / window)^p
         eigen_scale = tuple((lengths[0] / n) ** recipe.eigen_rate_by_window for n in lengths)

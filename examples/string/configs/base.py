@@ -134,12 +134,6 @@ class Base:
     window: int = setting(
         0, "First curriculum window, steps, doubled in stages to the whole; 0: whole.", at_least(0)
     )
-    last_stage: float = setting(
-        0.0,
-        "Share of the steps the curriculum's last stage, whole trajectories, takes, the shorter "
-        "windows sharing the rest equally; 0: every stage alike.",
-        Check(lambda v: 0 <= v < 1, "in [0, 1)"),
-    )
     eigen_rate_by_window: float = setting(
         0.0,
         "p: the eigenvalues' rate times (first window / window)^p, so that at p = 1 a step turns a "
