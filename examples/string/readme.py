@@ -335,14 +335,20 @@ def recipe_flags(recipes, string, ic, fs, models):
 def command(column, models):
     """The command that makes the cells of `models` in `column`: the string's configuration with the
     column's initial condition, rate and recipe (RECIPES); DMD on (u, v), the data check. A scratch/
-    column: the scratch configuration for that string."""
+    column: the scratch configuration for that string, one command for the models of each recipe
+    (SCRATCH_RECIPES; a field such as eigen_rate_by_window is every model's, so a recipe's flags are
+    not given to a model whose recipe lacks them)."""
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.removeprefix("scratch/"))
     if column.startswith("scratch/"):
         config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
-        recipe = "".join(f" {flag}" for flag in recipe_flags(SCRATCH_RECIPES, string, ic, fs, models))
+        groups = {}
+        for m in models:
+            flags = "".join(f" {flag}" for flag in recipe_flags(SCRATCH_RECIPES, string, ic, fs, [m]))
+            groups.setdefault(flags, []).append(m)
         return [
-            f"python -m examples.string --config={config} --ic={ic} --fs={fs}{recipe} "
-            f"--models={','.join(models)} --seeds=5 --workdir=results/string/{column}"
+            f"python -m examples.string --config={config} --ic={ic} --fs={fs}{flags} "
+            f"--models={','.join(names)} --seeds=5 --workdir=results/string/{column}"
+            for flags, names in groups.items()
         ]
     args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
     groups = {}  # models made with the same flags: one command each
