@@ -141,7 +141,7 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     )
     # A column's own scratch recipe (SCRATCH_RECIPES) is in its command.
     assert (
-        "--fs=4000 --steps_var=16000 --lr_var=0.003 --restarts_var=2 --models=koopman_var"
+        "--fs=4000 --steps_var=16000 --lr_var=0.003 --eigen_rate_by_window=1.0 --models=koopman_var"
         in readme.command("scratch/nonlinear_noise_4k", ["koopman_var"])[0]
     )
     (tmp_path / "scratch" / "nonlinear_noise_4k").mkdir()
@@ -150,12 +150,13 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     path.write_text(json.dumps({**record, "config": noise}))
     assert "scratch/nonlinear_noise_4k/koopman_var" in readme.render(tmp_path)[1]
     path.write_text(json.dumps({**record, "config": {**noise, "steps_var": 16000, "lr_var": 0.003}}))
-    assert "scratch/nonlinear_noise_4k/koopman_var" in readme.render(tmp_path)[1]  # its restarts_var
-    noise |= {"steps_var": 16000, "lr_var": 0.003, "restarts_var": 2}
+    assert "scratch/nonlinear_noise_4k/koopman_var" in readme.render(tmp_path)[1]  # its falling rate
+    noise |= {"steps_var": 16000, "lr_var": 0.003, "eigen_rate_by_window": 1.0}
     path.write_text(json.dumps({**record, "config": noise}))
     assert "scratch/nonlinear_noise_4k/koopman_var" not in readme.render(tmp_path)[1]
-    assert "--restarts_var=2" in readme.command("scratch/nonlinear_noise_4k", ["koopman_var"])[0]
-    assert "restarts_var" not in readme.command("scratch/nonlinear_gaussian_4k", ["koopman_var"])[0]
+    assert "--restarts_var=2" in readme.command("scratch/linear_gaussian_16k", ["koopman_var"])[0]
+    assert "restarts_var" not in readme.command("scratch/linear_gaussian_4k", ["koopman_var"])[0]
+    assert "eigen_rate" not in readme.command("scratch/nonlinear_gaussian_4k", ["koopman_var"])[0]
     # The DMD start's own recipes (RECIPES: steps_var=3600 at 16 kHz) are not asked of a scratch cell.
     (tmp_path / "scratch" / "nonlinear_gaussian_16k").mkdir()
     nonlinear = {**config, "string": "nonlinear", "fs": 16000.0, "steps": 16000, "steps_var": 8000}
