@@ -50,11 +50,7 @@ SCRATCH_COLUMNS = COLUMNS
 # The nonlinear string's own, at 4 and 16 kHz: why in configs/scratch.py, the runs in docs/experiments.md.
 # The linear Gaussian 16 kHz Koopman_var keeps the better of two starts a seed (restarts_var=2, by the
 # training error), where one start of five failed (a mode 1.5 % off, 0.31). On the noise plucks at
-# 4 kHz the eigenvalues take a rate that falls with the window (eigen_rate_by_window=1), on the linear
-# string both models', on the nonlinear Koopman_var's: at the rate alone the linear Koopman_var's
-# seeds ended at 3.0e-4 to 4.7e-3 (the paper's 2e-4) and Koopman's left modes up to 6.2 % off, with
-# it 5.0e-6 to 7.9e-5 and 6.2e-5 to 2.3e-3; the nonlinear Koopman_var went from 6.4e-3 (the better of
-# two starts) to 2.4e-3 (one start; the paper's 4.1e-3). Why in configs/scratch.py.
+# 4 kHz the eigenvalues' rate falls with the window (eigen_rate_by_window=1): why in configs/scratch.py.
 SCRATCH_RECIPES = {
     ("nonlinear", 4000): {"koopman_var": {"steps_var": 16000, "lr_var": 3e-3}},
     ("nonlinear", 16000): {"koopman": {"steps": 16000}, "koopman_var": {"steps_var": 8000}},
@@ -334,33 +330,31 @@ def recipe_flags(recipes, string, ic, fs, models):
 
 
 def command(column, models):
-    """The command that makes the cells of `models` in `column`: the string's configuration with the
+    """The commands that make the cells of `models` in `column`: the string's configuration with the
     column's initial condition, rate and recipe (RECIPES); DMD on (u, v), the data check. A scratch/
-    column: the scratch configuration for that string, one command for the models of each recipe
-    (SCRATCH_RECIPES; a field such as eigen_rate_by_window is every model's, so a recipe's flags are
-    not given to a model whose recipe lacks them)."""
+    column: the scratch configuration for that string (SCRATCH_RECIPES). One command for the models
+    of the same flags and own recipe: a field such as eigen_rate_by_window is every model's, so a
+    recipe's flags are not given to a model whose recipe lacks them."""
     string, ic, fs = next(c for c in COLUMNS if column_name(*c) == column.removeprefix("scratch/"))
-    if column.startswith("scratch/"):
-        config = "scratch_nonlinear" if string == "nonlinear" else "scratch"
-        groups = {}
-        for m in models:
-            flags = "".join(f" {flag}" for flag in recipe_flags(SCRATCH_RECIPES, string, ic, fs, [m]))
-            groups.setdefault(flags, []).append(m)
-        return [
-            f"python -m examples.string --config={config} --ic={ic} --fs={fs}{flags} "
-            f"--models={','.join(names)} --seeds=5 --workdir=results/string/{column}"
-            for flags, names in groups.items()
-        ]
-    args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}", f"--ic={ic}", f"--fs={fs}"]
-    groups = {}  # models made with the same flags: one command each
+    scratch = column.startswith("scratch/")
+    recipes = SCRATCH_RECIPES if scratch else RECIPES
+    if scratch:
+        args = [f"--config={'scratch_nonlinear' if string == 'nonlinear' else 'scratch'}"]
+    else:
+        args = [f"--config={'nonlinear' if string == 'nonlinear' else 'default'}"]
+    args += [f"--ic={ic}", f"--fs={fs}"]
+    groups = {}
     for m in models:
-        kind = MODELS[m]
-        groups.setdefault((kind.table_flags, kind.fitted), []).append(m)
-    lines = [
-        [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5"])]
-        + recipe_flags(RECIPES, string, ic, fs, names)
-        for (flags, fitted), names in sorted(groups.items(), key=lambda group: not group[0][1])
-    ]
+        kind, own = MODELS[m], tuple(recipe_flags(recipes, string, ic, fs, [m]))
+        flags = (own,) if scratch else (kind.table_flags, kind.fitted, own)
+        groups.setdefault(flags, []).append(m)
+    if scratch:
+        lines = [[*own, f"--models={','.join(names)}", "--seeds=5"] for (own,), names in groups.items()]
+    else:
+        lines = [
+            [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5"]), *own]
+            for (flags, fitted, own), names in sorted(groups.items(), key=lambda group: not group[0][1])
+        ]
     return [
         " ".join(["python -m examples.string", *args, *extra, f"--workdir=results/string/{column}"])
         for extra in lines

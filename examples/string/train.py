@@ -48,12 +48,12 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0, 
     def schedule(rate):
         return optax.cosine_decay_schedule(rate, max(n_steps, 1))
 
-    eigen_rate = schedule(lr_dynamics)
-    if eigen_scale is not None:
-        factors, cosine = jnp.asarray(eigen_scale), eigen_rate
+    cosine = schedule(lr_dynamics)
+    factors = None if eigen_scale is None else jnp.asarray(eigen_scale)
 
-        def eigen_rate(step):
-            return cosine(step) * factors[jnp.minimum(step, len(eigen_scale) - 1)]
+    def eigen_rate(step):
+        rate = cosine(step)
+        return rate if factors is None else rate * factors[jnp.minimum(step, len(factors) - 1)]
 
     return optax.chain(
         optax.clip_by_global_norm(clip),
@@ -366,11 +366,13 @@ def fit(name, config, dataset, seed, fits, restored=None, log=LOG):
         seconds = sum(t.seconds for t in tried)
         restart_errors = [t.train_error for t in tried] if starts > 1 else None
         train_error = best.train_error  # scored already when there were restarts
+    if train_error is None:
+        train_error = validation_mse(model, params, dataset.train[: len(dataset.val)])
     pred = predict(model, params, dataset.val[:, 0], dataset.val.shape[1])
     scores = metrics.scores(pred, dataset.val)
     scores.update(
         model=name,
-        train_rel_mse=train_error or validation_mse(model, params, dataset.train[: len(dataset.val)]),
+        train_rel_mse=train_error,
         params=sum(p.size for p in jax.tree.leaves(params)),
         train_seconds=seconds,
         stopped_at=stopped_at,
