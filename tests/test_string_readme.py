@@ -168,8 +168,8 @@ def test_a_scratch_cell_sits_beside_the_dmd_start_and_the_paper(tmp_path):
     lines = readme.command("scratch/nonlinear_gaussian_16k", ["koopman", "koopman_var"])
     assert "--fs=16000 --steps=16000 --models=koopman " in lines[0]
     assert "--fs=16000 --steps_var=8000 --models=koopman_var " in lines[1] and len(lines) == 2
-    lines = readme.command("scratch/linear_gaussian_4k", ["koopman", "koopman_var"])
-    assert lines == [lines[0]] and "--fs=4000 --models=koopman,koopman_var " in lines[0]
+    lines = readme.command("scratch/linear_noise_16k", ["koopman", "koopman_var"])
+    assert lines == [lines[0]] and "--fs=16000 --models=koopman,koopman_var " in lines[0]
     lines = readme.command("scratch/linear_noise_4k", ["koopman", "koopman_var"])
     assert "--eigen_rate_by_window=1.0 --lr_dynamics=0.02 --models=koopman " in lines[0]
     assert "--eigen_rate_by_window=1.0 --models=koopman_var " in lines[1] and len(lines) == 2
