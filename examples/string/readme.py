@@ -351,15 +351,11 @@ def command(column, models):
     groups = {}
     for m in models:
         kind, own = MODELS[m], tuple(recipe_flags(recipes, string, ic, fs, [m]))
-        flags = (own,) if scratch else (kind.table_flags, kind.fitted, own)
-        groups.setdefault(flags, []).append(m)
-    if scratch:
-        lines = [[*own, f"--models={','.join(names)}", "--seeds=5"] for (own,), names in groups.items()]
-    else:
-        lines = [
-            [*flags, f"--models={','.join(names)}", *([] if fitted else ["--seeds=5"]), *own]
-            for (flags, fitted, own), names in sorted(groups.items(), key=lambda group: not group[0][1])
-        ]
+        groups.setdefault((kind.table_flags, kind.fitted, own), []).append(m)
+    lines = []
+    for (flags, fitted, own), names in sorted(groups.items(), key=lambda group: not group[0][1]):
+        chosen = [f"--models={','.join(names)}", *([] if fitted else ["--seeds=5"])]
+        lines.append([*own, *chosen] if scratch else [*flags, *chosen, *own])
     return [
         " ".join(["python -m examples.string", *args, *extra, f"--workdir=results/string/{column}"])
         for extra in lines
