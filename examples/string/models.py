@@ -12,6 +12,8 @@
                sequence layers (ssm.py).
   gru          BatchedDeepRNN with GRU cells, zero inputs (the spec's baseline), inside a lift of the
                first frame and a readout of each state.
+  gru_dmd      the same GRU started as the Hankel DMD fit (`start_gru_dmd`): lift, readout and a
+               recurrence linear in its small state, with DMD's eigenvalues.
 
 Shapes: B batch, T steps, W grid points, C channels, D complex modal state size, F = W·C.
 """
@@ -241,6 +243,7 @@ class GRUString(nn.Module):
 
     hidden: int = 0  # the lifted state's features; 0: the seed's form
     n_layers: int = 0  # layers after the first
+    scale: float = 1.0  # with `hidden`: the state is the lift times this, read out divided by it
 
     @nn.compact
     def __call__(self, first_frames, n_steps, times=None):
@@ -248,13 +251,13 @@ class GRUString(nn.Module):
         batch, width, channels = first_frames.shape
         if self.hidden:
             flat = rearrange(first_frames, "b w c -> b (w c)")
-            first_frames = nn.Dense(self.hidden, name="lift")(flat)[..., None]  # (B, hidden, 1)
+            first_frames = self.scale * nn.Dense(self.hidden, name="lift")(flat)[..., None]  # (B, hidden, 1)
         frame = first_frames.shape[1:]
         rnn = rec.BatchedDeepRNN(*frame, n_layers=self.n_layers, cell=nn.GRUCell, name="rnn")
         out = rnn(first_frames, jnp.zeros((batch, n_steps, *frame), first_frames.dtype))
         out = out if times is None else out[:, times]
         if self.hidden:
-            out = nn.Dense(width * channels, name="readout")(out[..., 0])
+            out = nn.Dense(width * channels, name="readout")(out[..., 0] / self.scale)
             out = rearrange(out, "b t (w c) -> b t w c", w=width)
         return out
 
@@ -448,6 +451,61 @@ def start_koopman_var(model, frames, config, seed, fits):
     return with_power_scale(model, params, frames), params, seconds
 
 
+# The DMD-started GRU's gates: z = σ(−4) ≈ 0.018 of the old state kept, r = σ(4) ≈ 0.98 of it reset
+# through; constant (their kernels start at zero) and open enough to learn from.
+GRU_GATE_BIAS = 4.0
+GRU_DMD_RMS = 1e-3
+
+
+def start_gru_dmd(model, frames, config, seed, fits):
+    """The GRU started as the Hankel DMD fit of frames (N, T, W, C) that Koopman starts from: its lift
+    the fit's encoder (Re, Im of x = E u_0, one step back, since a GRU's first output is one step
+    after its carry), its readout the fit's decoder (u = Re(Φ x)), and its recurrence linear in the
+    small state with the fit's eigenvalues as 2 × 2 rotations. With zero inputs and constant gates z
+    and r, h' = (1 − z) tanh(r W h) + z h ≈ ((1 − z) r W + z) h; W is chosen so that this is the
+    rotation. `scale` keeps the state at an rms of GRU_DMD_RMS over the training plucks, where
+    tanh is linear to about its square, and the lift and readout at the fit's own scale. The
+    states beyond the fit's 2D start at zero and stay there until trained."""
+    hidden, d_hidden = model.hidden, config.model_size
+    if hidden < 2 * d_hidden:
+        raise ConfigError(
+            f"--gru_hidden={hidden}: the DMD-started GRU holds the fit's {d_hidden} complex states "
+            f"(--model_size) as {2 * d_hidden} real ones; expected gru_hidden ≥ {2 * d_hidden}"
+        )
+    model, params, _ = random_start(model, frames, config, seed)
+    delays = koopman_delays(config)
+    if delays not in fits:
+        tic = time.perf_counter()
+        fit = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), d_hidden, delays)
+        fits[delays] = fit, time.perf_counter() - tic
+    (lam, encoder, decoder), seconds = fits[delays]
+    radius = np.exp(-2 * rec.LRU_CLIP)  # as the modal models hold |λ| < 1
+    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
+    encoder = encoder / lam[:, None]
+    x0 = rearrange(frames[:, 0], "b w c -> b (w c)") @ encoder.T
+    model = model.clone(scale=float(GRU_DMD_RMS / np.sqrt(np.mean(np.abs(x0) ** 2) / 2)))
+    rows = np.arange(d_hidden)
+    rotation = np.zeros((hidden, hidden))  # h' = h @ rotation, h = [Re x, Im x, 0...]
+    rotation[rows, rows] = rotation[rows + d_hidden, rows + d_hidden] = lam.real
+    rotation[rows, rows + d_hidden], rotation[rows + d_hidden, rows] = lam.imag, -lam.imag
+    z, r = 1 / (1 + np.exp(GRU_GATE_BIAS)), 1 / (1 + np.exp(-GRU_GATE_BIAS))
+    cell = jax.tree.map(np.zeros_like, params["rnn"]["first_layer"]["cell"])
+    cell["hn"]["kernel"] = (rotation - z * np.eye(hidden)) / ((1 - z) * r)
+    cell["ir"]["bias"] = np.full(hidden, GRU_GATE_BIAS)
+    cell["iz"]["bias"] = np.full(hidden, -GRU_GATE_BIAS)
+    lift = np.zeros((frames.shape[2] * frames.shape[3], hidden))
+    lift[:, :d_hidden], lift[:, d_hidden : 2 * d_hidden] = encoder.real.T, encoder.imag.T
+    readout = np.zeros((hidden, lift.shape[0]))
+    readout[:d_hidden], readout[d_hidden : 2 * d_hidden] = decoder.real.T, -decoder.imag.T
+    params = {
+        **params,
+        "lift": {"kernel": lift, "bias": np.zeros(hidden)},
+        "readout": {"kernel": readout, "bias": np.zeros(lift.shape[0])},
+        "rnn": {**params["rnn"], "first_layer": {"cell": cell}},
+    }
+    return model, jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params), seconds
+
+
 def koopman_var_recipe(config):
     """Koopman_var's rates, steps, slope weight and restarts, where its own fields give them."""
     return dict(
@@ -470,6 +528,19 @@ def gru_recipe(config):
         latent=0.0,
         slope=0.0,
         loss_frames=0,
+    )
+
+
+def gru_dmd_recipe(config):
+    """The DMD-started GRU's: whole trajectories from the release, every frame scored, its cell (the
+    recurrence, module "rnn") at gru_dmd_lr_recurrent and the rest at gru_dmd_lr."""
+    return dict(
+        gru_recipe(config),
+        steps=config.gru_dmd_steps,
+        lr=config.gru_dmd_lr,
+        lr_dynamics=config.gru_dmd_lr_recurrent,
+        recurrent_modules=("rnn",),
+        window=0,
     )
 
 
@@ -571,5 +642,13 @@ MODELS = {
         lambda config, features: GRUString(config.gru_hidden),
         recipe=gru_recipe,
         seeds=operator.attrgetter("gru_seeds"),
+    ),
+    "gru_dmd": ModelKind(
+        "GRU from DMD",
+        lambda config, features: GRUString(config.gru_hidden),
+        start_gru_dmd,
+        gru_dmd_recipe,
+        seeds=operator.attrgetter("gru_seeds"),
+        saved=("scale",),
     ),
 }

@@ -31,16 +31,21 @@ LOG = partial(print, flush=True)  # progress lines appear as they happen, also i
 EIGENVALUE_PARAMS = {"nu_log", "theta_log", "real_imag", "angles", "magnitudes"} | ssm.EIGENVALUE_PARAMS
 
 
-def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0, eigen_scale=None):
+def make_optimizer(
+    n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0, eigen_scale=None, recurrent_modules=()
+):
     """Gradient clipping, then Adam with cosine-decayed rates: lr_dynamics for the eigenvalue
-    parameters (a phase error δθ grows to T·δθ over a T-step rollout), times eigen_scale[step] if
-    given (one factor a step), lr_io for the state-space models' B and C (0: lr_dynamics), lr for
-    everything else, with decoupled weight decay (AdamW; not of the eigenvalues, whose decay would
-    damp them, nor of B and C, as the paper's)."""
+    parameters (a phase error δθ grows to T·δθ over a T-step rollout) and every parameter of the
+    modules named in recurrent_modules, times eigen_scale[step] if given (one factor a step), lr_io
+    for the state-space models' B and C (0: lr_dynamics), lr for everything else, with decoupled
+    weight decay (AdamW; not of the eigenvalues, whose decay would damp them, nor of B and C, as the
+    paper's)."""
 
     def label(path, _):
         name = path[-1].key
-        return "eigenvalues" if name in EIGENVALUE_PARAMS else "io" if name in ssm.IO_PARAMS else "rest"
+        if name in EIGENVALUE_PARAMS or any(getattr(k, "key", None) in recurrent_modules for k in path):
+            return "eigenvalues"
+        return "io" if name in ssm.IO_PARAMS else "rest"
 
     def labels(params):
         return jax.tree_util.tree_map_with_path(label, params)
@@ -70,7 +75,17 @@ def make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay=0.0, lr_io=0.0, 
 
 @cache
 def training_step(
-    model, n_steps, lr, lr_dynamics, clip, weight_decay, latent, slope, lr_io=0.0, eigen_scale=None
+    model,
+    n_steps,
+    lr,
+    lr_dynamics,
+    clip,
+    weight_decay,
+    latent,
+    slope,
+    lr_io=0.0,
+    eigen_scale=None,
+    recurrent_modules=(),
 ):
     """(optimizer, step) of a model and recipe, made once: the seeds of a model share one compiled
     step (a step defined inside `train` was compiled again for every seed, 2–3 s each).
@@ -80,7 +95,9 @@ def training_step(
     along the grid (differences times W − 1, a derivative on a unit length: on a string, mode n's
     error weighted 1 + slope·(nπ)², as its potential energy weighs it), plus latent times the
     model's latent_loss."""
-    optimizer = make_optimizer(n_steps, lr, lr_dynamics, clip, weight_decay, lr_io, eigen_scale)
+    optimizer = make_optimizer(
+        n_steps, lr, lr_dynamics, clip, weight_decay, lr_io, eigen_scale, recurrent_modules
+    )
 
     @partial(jax.jit, static_argnums=3)
     def step(params, opt_state, batch, length):
@@ -120,6 +137,7 @@ class Recipe:
     lr: float  # all parameters but the eigenvalues (cosine-decayed)
     lr_dynamics: float  # eigenvalue parameters
     lr_io: float  # the state-space models' B and C (ssm.IO_PARAMS); 0: lr_dynamics
+    recurrent_modules: tuple  # modules whose every parameter trains at lr_dynamics (names in the tree)
     window: int  # first curriculum window; 0: whole trajectories throughout
     eigen_rate_by_window: float  # p: the eigenvalues' rate times (first window / window)^p
     anchor: bool  # windows start at the first frame, not at random offsets
@@ -136,7 +154,7 @@ class Recipe:
 def recipe(kind, config, seed):
     """The recipe of a model (a models.ModelKind) and seed: the configuration's fields, and the kind's
     own where it has them (Koopman_var's rates, the GRU's steps, the state-space models' lr_io)."""
-    own = {"seed": seed, "lr_io": 0.0}  # not configuration fields
+    own = {"seed": seed, "lr_io": 0.0, "recurrent_modules": ()}  # not configuration fields
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(Recipe) if f.name not in own}
     return Recipe(**{**own, **fields, **kind.recipe(config)})
 
@@ -188,6 +206,7 @@ def train(model, params, frames, recipe, validate=None, log=LOG):
         recipe.slope,
         recipe.lr_io,
         eigen_scale,
+        recipe.recurrent_modules,
     )
     opt_state = jax.device_put(optimizer.init(params), replicated)
     split_up = partial(input_pipeline.to_devices, sharding=split)

@@ -188,6 +188,20 @@ class Base:
     gru_window: int = setting(
         16, "The GRU's first curriculum window, doubled in stages to the whole; 0: whole.", at_least(0)
     )
+    gru_dmd_steps: int = setting(
+        300,
+        "Adam steps of the DMD-started GRU, on whole trajectories (its start is the whole fit).",
+        at_least(1),
+    )
+    gru_dmd_lr: float = setting(
+        1e-4, "Adam rate of the DMD-started GRU's lift, readout and gates (at 1e-3 it rose again).", above(0)
+    )
+    gru_dmd_lr_recurrent: float = setting(
+        1e-7,
+        "Adam rate of the DMD-started GRU's recurrence (its cell), whose eigenvalues are DMD's: a "
+        "frequency error δθ grows to T·δθ over a T-step rollout.",
+        at_least(0),
+    )
     # The paper's state-space models (ssm.py), at the size whose seeds of a column train in under 30
     # minutes on two CPU cores; PAPER_SSM below is the paper's size and recipe.
     lru_layers: int = setting(
