@@ -18,7 +18,7 @@ TINY += [
     "--ssm_states=8",
     "--s5_blocks=2",
 ]
-TINY += ["--gru_hidden=8"]
+TINY += ["--gru_hidden=50", "--gru_dmd_steps=2"]  # the DMD-started GRU holds the fit's 25 complex states
 
 
 def run_example(*args):
@@ -41,15 +41,15 @@ def checkpoint(tmp_path_factory):
 
 @pytest.mark.slow
 def test_load_gives_the_saved_table(checkpoint, tmp_path):
-    """Every model loads, the GRU, the LRU, S5 and Koopman_var (its power scale per seed) included, and
-    is heard."""
+    """Every model loads, the GRUs (the DMD-started one's scale per seed), the LRU, S5 and Koopman_var
+    (its power scale per seed) included, and is heard."""
     directory, saved = checkpoint
     table = tmp_path / "loaded.json"
     result = run_example(
         *TINY, "--models=all", f"--load={directory}", f"--json={table}", f"--audio={tmp_path}"
     )
     assert result.returncode == 0, result.stderr
-    models = ["dmd", "koopman", "koopman_var", "lru", "s5", "gru"]
+    models = ["dmd", "koopman", "koopman_var", "lru", "s5", "gru", "gru_dmd"]
     assert all((tmp_path / f"pluck0_{name}.wav").exists() for name in models)
     loaded = json.loads(table.read_text())
     assert [r["model"] for r in loaded["results"]] == models

@@ -168,3 +168,36 @@ def test_b_and_c_train_at_their_own_rate_when_given_one(lr_io):
 def test_s5_blocks_must_hold_conjugate_pairs():
     with pytest.raises(ValueError, match="--ssm_states=12 --s5_blocks=4"):
         models.MODELS["s5"].build(string_config(ssm_states=12, s5_blocks=4), 7)
+
+
+def test_a_dmd_started_gru_rolls_out_the_linear_string_it_was_fitted_on():
+    """Started as the Hankel DMD fit of a linear string's displacements (its 5 moving points, 5
+    modes: two frames hold its state), the GRU's rollout from each first frame is the simulated
+    trajectory, 200 steps of it (row 0 the first frame itself: the carry starts one step back),
+    its state small where tanh is linear."""
+    data = plucks(12, samples=200, points=7, modes=5)[..., :1]
+    frames = (data / data.std()).astype(np.float32)
+    model, params = started("gru_dmd", frames, channels="u", model_size=5, gru_hidden=12)
+    rollout = np.asarray(train.predict(model, params, frames[:, 0], 200), np.float64)
+    assert np.sum((rollout - frames) ** 2) / np.sum(frames**2) < 1e-6
+    state = model.scale * (frames[:, 0, :, 0] @ np.asarray(params["lift"]["kernel"]))
+    np.testing.assert_allclose(np.sqrt(np.mean(state[:, :10] ** 2)), models.GRU_DMD_RMS, rtol=1e-3)
+    assert np.all(state[:, 10:] == 0)
+
+
+def test_a_dmd_started_gru_needs_room_for_the_fit():
+    with pytest.raises(ValueError, match="--gru_hidden=6: .* expected gru_hidden ≥ 8"):
+        started("gru_dmd", plucks(2, samples=20, points=7, modes=2)[..., :1], model_size=4, gru_hidden=6)
+
+
+def test_named_modules_train_at_the_eigenvalues_rate():
+    """The DMD-started GRU's recipe puts every parameter of its cell ("rnn") at gru_dmd_lr_recurrent,
+    the lift and readout at gru_dmd_lr: Adam's first step on a unit gradient is the rate."""
+    config = string_config(gru_dmd_lr=1e-3, gru_dmd_lr_recurrent=1e-6)
+    r = train.recipe(models.MODELS["gru_dmd"], config, 0)
+    assert (r.lr, r.lr_dynamics, r.recurrent_modules, r.window) == (1e-3, 1e-6, ("rnn",), 0)
+    params = {"lift": {"kernel": jnp.ones(2)}, "rnn": {"cell": {"hn": {"kernel": jnp.ones(2)}}}}
+    optimizer = train.make_optimizer(10, r.lr, r.lr_dynamics, r.clip, recurrent_modules=r.recurrent_modules)
+    updates, _ = optimizer.update(jax.tree.map(jnp.ones_like, params), optimizer.init(params), params)
+    np.testing.assert_allclose(updates["lift"]["kernel"], -1e-3, rtol=1e-5)
+    np.testing.assert_allclose(updates["rnn"]["cell"]["hn"]["kernel"], -1e-6, rtol=1e-5)

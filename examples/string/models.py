@@ -483,6 +483,10 @@ def start_gru_dmd(model, frames, config, seed, fits):
     lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
     encoder = encoder / lam[:, None]
     x0 = rearrange(frames[:, 0], "b w c -> b (w c)") @ encoder.T
+    if not np.any(x0):
+        raise ConfigError(
+            "gru_dmd: the training plucks' DMD fit encodes no first frame: nothing to start from"
+        )
     model = model.clone(scale=float(GRU_DMD_RMS / np.sqrt(np.mean(np.abs(x0) ** 2) / 2)))
     rows = np.arange(d_hidden)
     rotation = np.zeros((hidden, hidden))  # h' = h @ rotation, h = [Re x, Im x, 0...]
