@@ -391,6 +391,23 @@ def random_start(model, frames, config, seed, fits=None):
     return model, params, 0.0
 
 
+def cached_fit(frames, config, fits, delays):
+    """(lam, encoder, decoder) of the DMD fit of frames (N, T, W, C) with `delays` frames stacked and
+    config.model_size states, and the seconds it took: fitted once per run, cached in `fits`."""
+    if delays not in fits:
+        tic = time.perf_counter()
+        fit = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), config.model_size, delays)
+        fits[delays] = fit, time.perf_counter() - tic
+    return fits[delays]
+
+
+def inside_unit_circle(lam):
+    """λ with |λ| capped at exp(−2·LRU_CLIP): DMD of nonlinear data can return |λ| ≥ 1 (a mode that
+    seems to grow); the models hold |λ| < 1."""
+    radius = np.exp(-2 * rec.LRU_CLIP)
+    return np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
+
+
 def dmd_start(model, frames, config, seed, fits, init, delays, bank=0):
     """A modal model's start: its own initialisers, then, as `init` says, the eigenvalues of the DMD
     fit of frames (N, T, W, C) with `delays` frames stacked (dmd_eigs), or also its encoder and
@@ -401,19 +418,13 @@ def dmd_start(model, frames, config, seed, fits, init, delays, bank=0):
     model, params, _ = random_start(model, frames, config, seed)
     if init == "random":
         return model, params, 0.0
-    if delays not in fits:
-        tic = time.perf_counter()
-        fit = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), config.model_size, delays)
-        fits[delays] = fit, time.perf_counter() - tic
-    (lam, encoder, decoder), seconds = fits[delays]
+    (lam, encoder, decoder), seconds = cached_fit(frames, config, fits, delays)
     if bank:
         lam, encoder, decoder = frequency_bank(
             (lam, encoder, decoder), bank_modes(config), bank, config.bank_step
         )
     params = jax.tree.map(np.asarray, params)
-    # DMD of nonlinear data can return |λ| ≥ 1 (a mode that seems to grow); the models hold |λ| < 1.
-    radius = np.exp(-2 * rec.LRU_CLIP)
-    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
+    lam = inside_unit_circle(lam)
     dynamics = make_dynamics(model.dynamics, model.d_hidden, model.ranges)
     _, new = dynamics.apply({"params": params["dynamics"]}, lam, method="set_eigenvalues", mutable=["params"])
     params = {**params, "dynamics": new["params"]}
@@ -473,14 +484,8 @@ def start_gru_dmd(model, frames, config, seed, fits):
             f"(--model_size) as {2 * d_hidden} real ones; expected gru_hidden ≥ {2 * d_hidden}"
         )
     model, params, _ = random_start(model, frames, config, seed)
-    delays = koopman_delays(config)
-    if delays not in fits:
-        tic = time.perf_counter()
-        fit = dmd_parameters(rearrange(frames, "b t w c -> b t (w c)"), d_hidden, delays)
-        fits[delays] = fit, time.perf_counter() - tic
-    (lam, encoder, decoder), seconds = fits[delays]
-    radius = np.exp(-2 * rec.LRU_CLIP)  # as the modal models hold |λ| < 1
-    lam = np.where(np.abs(lam) > radius, lam / np.abs(lam) * radius, lam)
+    (lam, encoder, decoder), seconds = cached_fit(frames, config, fits, koopman_delays(config))
+    lam = inside_unit_circle(lam)
     encoder = encoder / lam[:, None]
     x0 = rearrange(frames[:, 0], "b w c -> b (w c)") @ encoder.T
     if not np.any(x0):
