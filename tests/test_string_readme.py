@@ -193,7 +193,8 @@ def test_an_ssm_cell_says_when_it_is_not_the_papers_size_and_what_it_cost(tmp_pa
     config = {"string": "linear", "ic": "gaussian", "fs": 4000.0, "channels": "u", "ssm_steps": 1500}
     record = {"model": "lru", "result": result, "config": config, "machine": "m", "date": "d", "commit": "c"}
     for column, fields in (("linear_gaussian_4k", {"ssm_states": 64}), ("linear_noise_4k", PAPER_SSM)):
-        fields = {**fields, "ic": column.split("_")[1]}
+        ic = column.split("_")[1]
+        fields = {**fields, "ic": ic, **readme.column_recipe(readme.RECIPES, "linear", ic, 4000, "lru")}
         (tmp_path / column).mkdir()
         (tmp_path / column / "lru.json").write_text(json.dumps({**record, "config": {**config, **fields}}))
     text, _ = readme.render(tmp_path)
