@@ -350,8 +350,8 @@ class BaseModalDynamics(nn.Module, ABC):
         slack = np.finfo(self.param_dtype).eps  # one rounding step of the parameters
         below = radius <= low if open_low else radius < low * (1 - slack)
         above = radius >= high if open_high else radius > high * (1 + slack)
-        stored = values.astype(np.result_type(self.param_dtype, np.complex64))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # too large for the precision: named below
+            stored = values.astype(np.result_type(self.param_dtype, np.complex64))
             finite = np.isfinite(stored) & np.isfinite(np.abs(stored))
         bad = np.flatnonzero(~finite | below | above)
         if bad.size:
