@@ -60,6 +60,11 @@ def complex_dtype(param_dtype):
     return np.result_type(param_dtype, np.complex64)
 
 
+def in_precision(lam, param_dtype):
+    """λ in the parameters' complex precision where every entry fits; NaN and 1e300 as given."""
+    return lam.astype(complex_dtype(param_dtype)) if np.all(np.abs(lam) <= np.finfo(param_dtype).max) else lam
+
+
 def representable(cls, clip, lam, param_dtype):
     """The documented rule: which λ (already in the parameters' complex precision) set_eigenvalues takes."""
     with np.errstate(over="ignore", invalid="ignore"):  # too large for the precision: not representable
@@ -92,8 +97,7 @@ def module_and_variables(cls, clip, param_dtype):
 @example(cls=rec.DiscreteModalDynamics, clip=False, param_dtype=jnp.float32, lam=np.array([0.5, 1e300, 0.5]))
 def test_set_get_round_trips_or_names_the_entries(cls, clip, param_dtype, lam):
     module, variables = module_and_variables(cls, clip, param_dtype)
-    fits = np.all(np.abs(lam) <= np.finfo(param_dtype).max)  # NaN and 1e300 reach the module as given
-    lam = lam.astype(complex_dtype(param_dtype)) if fits else lam
+    lam = in_precision(lam, param_dtype)
     if not representable(cls, clip, lam, param_dtype):
         with pytest.raises(ValueError, match=r"eigenvalues\[\d+\]") as info:
             module.apply(variables, lam, method="set_eigenvalues", mutable=["params"])
@@ -130,8 +134,7 @@ def test_rollout_is_the_contract_or_a_clear_error(cls, clip, prepend_ones, param
     base = rec.LRUDynamics if issubclass(cls, rec.LRUDynamics) else rec.DiscreteModalDynamics
     if cls is rec.DiscreteModalDynamicsAngleMag:
         base = cls
-    fits = np.all(np.abs(lam) <= np.finfo(param_dtype).max)  # NaN and 1e300 reach the module as given
-    lam = lam.astype(complex_dtype(param_dtype)) if fits else lam
+    lam = in_precision(lam, param_dtype)
     assume(representable(base, clip, lam, param_dtype))
     variables = module.apply(variables, lam, method="set_eigenvalues", mutable=["params"])[1]
     raw = np.array([1.0, -2.0, 3.0])
